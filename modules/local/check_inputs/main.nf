@@ -1,0 +1,41 @@
+process CHECK_INPUTS {
+    tag "${vcf.name}"
+    label 'process_single'
+
+    input:
+    tuple path(fasta), path(fai)
+    tuple path(vcf), path(vcf_index)
+    path annotation
+    path expression
+    path sample_map   // [] when not given
+    path gene_list    // [] when not given
+
+    output:
+    path 'check/samples.tsv',         emit: samples
+    path 'check/contigs.tsv',         emit: contigs
+    path 'check/check_summary.json',  emit: summary
+    path 'versions.yml',              emit: versions
+
+    script:
+    def smap  = sample_map ? "--sample-map ${sample_map}" : ''
+    def glist = gene_list ? "--gene-list ${gene_list}" : ''
+    """
+    seqgx check-inputs \\
+        --fasta ${fasta} --vcf ${vcf} --annotation ${annotation} --expression ${expression} \\
+        ${smap} ${glist} --min-samples ${params.min_samples} --out check
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        seqgx: \$(seqgx --version | sed 's/seqgx //')
+    END_VERSIONS
+    """
+
+    stub:
+    """
+    mkdir -p check
+    printf 'expression_sample\\tvcf_sample\\n' > check/samples.tsv
+    printf 'annotation_contig\\tfasta_contig\\tvcf_contig\\n' > check/contigs.tsv
+    echo '{}' > check/check_summary.json
+    printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
+    """
+}

@@ -1,0 +1,5 @@
+import sys
+
+from seqgx.cli import main
+
+sys.exit(main())

@@ -1,0 +1,232 @@
+"""`seqgx check-inputs`: validate parameters and inputs before any work starts.
+
+Checks that files exist and are readable, that the VCF/BCF and FASTA are indexed, that contig names
+agree between FASTA, VCF and annotation (mapping 'chr1' <-> '1' when unambiguous), that expression and
+VCF samples overlap, and that the expression matrix's genes exist in the annotation. Writes the kept
+samples and the contig map that later steps read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pysam
+
+from seqgx.errors import SeqgxError
+from seqgx.genome import contig_map
+from seqgx.io import atomic_output, require_file
+from seqgx.log import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class CheckResult:
+    samples: pd.DataFrame  # expression_sample, vcf_sample (VCF order)
+    contigs: pd.DataFrame  # annotation_contig, fasta_contig, vcf_contig
+    summary: dict = field(default_factory=dict)
+
+
+def vcf_index_path(vcf: Path) -> Path | None:
+    """The index beside a VCF/BCF (.tbi or .csi), or None."""
+    for suffix in (".tbi", ".csi"):
+        idx = Path(str(vcf) + suffix)
+        if idx.is_file():
+            return idx
+    return None
+
+
+def vcf_contigs_and_samples(vcf: Path) -> tuple[list[str], list[str]]:
+    """Contigs with records (from the index) and sample ids of an indexed, bgzipped VCF or BCF."""
+    if vcf_index_path(vcf) is None:
+        raise SeqgxError(f"VCF '{vcf}' has no index (.tbi or .csi); bgzip it and run "
+                         f"'bcftools index -t {vcf}' (or 'tabix -p vcf {vcf}')")
+    try:
+        with pysam.VariantFile(str(vcf)) as vf:
+            samples = list(vf.header.samples)
+            if vf.index is None:
+                raise SeqgxError(f"VCF '{vcf}' has an index pysam cannot open; re-create it with "
+                                 f"'bcftools index -t {vcf}'")
+            contigs = list(vf.index)
+    except (ValueError, OSError) as exc:
+        raise SeqgxError(f"VCF '{vcf}' cannot be read ({exc}); it must be bgzipped VCF or BCF") from None
+    return contigs, samples
+
+
+def fasta_contigs(fasta: Path) -> list[str]:
+    fai = Path(str(fasta) + ".fai")
+    if not fai.is_file():
+        raise SeqgxError(f"FASTA '{fasta}' has no index '{fai.name}'; run 'samtools faidx {fasta}'")
+    names = []
+    with open(fai) as fh:
+        for lineno, line in enumerate(fh, 1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 5:
+                raise SeqgxError(f"FASTA index '{fai}' line {lineno} is malformed; "
+                                 f"re-create it with 'samtools faidx {fasta}'")
+            names.append(fields[0])
+    return names
+
+
+def read_expression_header(path: Path) -> tuple[list[str], list[str]]:
+    """Sample ids (header) and gene ids (first column) of the expression matrix."""
+    try:
+        expr = pd.read_csv(path, sep="\t", index_col=0, nrows=None, usecols=None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeqgxError(f"expression matrix '{path}' is not a tab-separated table ({exc}); "
+                         f"expected first column gene_id then one column per sample") from None
+    samples = [str(s) for s in expr.columns]
+    dup = pd.Index(samples)[pd.Index(samples).duplicated()]
+    if len(dup):
+        raise SeqgxError(f"expression matrix '{path}' names sample '{dup[0]}' more than once; "
+                         f"make sample columns unique")
+    if expr.shape[1] == 0 or expr.shape[0] == 0:
+        raise SeqgxError(f"expression matrix '{path}' has no genes or no samples; expected genes as rows "
+                         f"and samples as tab-separated columns")
+    non_numeric = [c for c in expr.columns if not pd.api.types.is_numeric_dtype(expr[c])]
+    if non_numeric:
+        raise SeqgxError(f"expression matrix '{path}' has non-numeric values in sample column "
+                         f"'{non_numeric[0]}'; use numbers (NA for missing)")
+    return samples, [str(g) for g in expr.index]
+
+
+def read_sample_map(path: Path) -> dict[str, str]:
+    table = pd.read_csv(path, sep="\t", dtype=str)
+    need = {"expression_sample", "vcf_sample"}
+    if not need <= set(table.columns):
+        raise SeqgxError(f"sample map '{path}' needs columns expression_sample and vcf_sample "
+                         f"(tab-separated, with a header); found {', '.join(table.columns)}")
+    for col in ("expression_sample", "vcf_sample"):
+        dup = table[col][table[col].duplicated()]
+        if len(dup):
+            raise SeqgxError(f"sample map '{path}' lists {col} '{dup.iloc[0]}' twice; "
+                             f"map each sample once")
+    return dict(zip(table["expression_sample"], table["vcf_sample"], strict=True))
+
+
+def strip_version(gene_id: str) -> str:
+    """'ENSG00000123.4' -> 'ENSG00000123' (Gencode version suffix)."""
+    head, dot, tail = gene_id.rpartition(".")
+    return head if dot and tail.isdigit() else gene_id
+
+
+def match_samples(expr_samples: list[str], vcf_samples: list[str], sample_map: dict[str, str] | None,
+                  min_samples: int, expression_path: Path, vcf_path: Path) -> tuple[pd.DataFrame, dict]:
+    dup = pd.Index(vcf_samples)[pd.Index(vcf_samples).duplicated()]
+    if len(dup):
+        raise SeqgxError(f"VCF '{vcf_path}' names sample '{dup[0]}' twice; make sample ids unique "
+                         f"(bcftools reheader)")
+    to_vcf = sample_map if sample_map is not None else {s: s for s in expr_samples}
+    vcf_pos = {s: i for i, s in enumerate(vcf_samples)}
+    pairs = [(e, to_vcf[e]) for e in expr_samples if e in to_vcf and to_vcf[e] in vcf_pos]
+    pairs.sort(key=lambda p: vcf_pos[p[1]])  # VCF order: cheapest for genotype reads
+    kept_vcf = {v for _, v in pairs}
+    counts = {
+        "expression_samples": len(expr_samples),
+        "vcf_samples": len(vcf_samples),
+        "matched_samples": len(pairs),
+        "expression_samples_without_genotypes": len(expr_samples) - len(pairs),
+        "vcf_samples_without_expression": len(vcf_samples) - len(kept_vcf),
+    }
+    if len(pairs) < min_samples:
+        hint = ("check the sample map" if sample_map is not None else
+                "pass a sample map (expression_sample, vcf_sample) if ids differ")
+        raise SeqgxError(f"only {len(pairs)} samples of expression matrix '{expression_path}' have genotypes "
+                         f"in VCF '{vcf_path}' (minimum {min_samples}); {hint}")
+    table = pd.DataFrame(pairs, columns=["expression_sample", "vcf_sample"])
+    return table, counts
+
+
+def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, expression: str | Path,
+                 sample_map: str | Path | None = None, gene_list: str | Path | None = None,
+                 min_samples: int = 20) -> CheckResult:
+    """Validate all inputs; raise SeqgxError on the first problem a user must fix."""
+    from seqgx.genes import read_annotation  # local: genes imports checks' helpers
+
+    fasta = require_file(fasta, "FASTA", "set 'fasta' to the reference genome")
+    vcf = require_file(vcf, "VCF", "set 'vcf' to a bgzipped, indexed cohort VCF or BCF")
+    annotation = require_file(annotation, "annotation", "set 'annotation' to a GTF or gene TSV")
+    expression = require_file(expression, "expression matrix", "set 'expression' to a genes x samples TSV")
+    smap = read_sample_map(require_file(sample_map, "sample map")) if sample_map else None
+    if gene_list:
+        require_file(gene_list, "gene list")
+
+    fa_contigs = fasta_contigs(fasta)
+    vcf_contigs, vcf_samples = vcf_contigs_and_samples(vcf)
+    genes = read_annotation(annotation)
+    annot_contigs = list(dict.fromkeys(genes["chrom"].astype(str)))
+
+    to_fasta = contig_map(annot_contigs, fa_contigs, "annotation", "FASTA")
+    to_vcf = contig_map(annot_contigs, vcf_contigs, "annotation", "VCF")
+    if not to_fasta:
+        raise SeqgxError(f"no contig of annotation '{annotation}' (e.g. '{annot_contigs[0]}') is in FASTA "
+                         f"'{fasta}' (e.g. '{fa_contigs[0]}'); use an annotation of the same assembly")
+    if not to_vcf:
+        raise SeqgxError(f"no contig of annotation '{annotation}' (e.g. '{annot_contigs[0]}') has records in "
+                         f"VCF '{vcf}' (contigs: {', '.join(vcf_contigs[:5]) or 'none'}); check the VCF's "
+                         f"contig names and assembly")
+    vcf_to_fasta = contig_map(vcf_contigs, fa_contigs, "VCF", "FASTA")
+    vcf_missing_in_fasta = [c for c in vcf_contigs if c not in vcf_to_fasta]
+    if vcf_missing_in_fasta and len(vcf_missing_in_fasta) == len(vcf_contigs):
+        raise SeqgxError(f"no contig of VCF '{vcf}' (e.g. '{vcf_contigs[0]}') is in FASTA '{fasta}'; "
+                         f"use a VCF and FASTA of the same assembly")
+    renamed = sorted({f"{a}->{f}" for a, f in to_fasta.items() if a != f} |
+                     {f"{a}->{v}" for a, v in to_vcf.items() if a != v})
+    if renamed:
+        log.warning("contig names differ between files; mapped unambiguously: %s", ", ".join(renamed[:6]))
+    rows = [(a, to_fasta[a], to_vcf.get(a, "")) for a in annot_contigs if a in to_fasta]
+    contigs = pd.DataFrame(rows, columns=["annotation_contig", "fasta_contig", "vcf_contig"])
+
+    expr_samples, expr_genes = read_expression_header(expression)
+    samples, sample_counts = match_samples(expr_samples, vcf_samples, smap, min_samples, expression, vcf)
+
+    annot_ids = set(genes["gene_id"].astype(str)) | set(genes["gene_id"].astype(str).map(strip_version))
+    missing_genes = [g for g in expr_genes if g not in annot_ids and strip_version(g) not in annot_ids]
+    if len(missing_genes) == len(expr_genes):
+        raise SeqgxError(f"none of the {len(expr_genes)} genes of expression matrix '{expression}' "
+                         f"(e.g. '{expr_genes[0]}') is in annotation '{annotation}'; "
+                         f"use gene ids of the annotation")
+    if missing_genes:
+        log.warning("%d of %d expression genes are not in the annotation (e.g. %s); they are skipped",
+                    len(missing_genes), len(expr_genes), missing_genes[0])
+    summary = {
+        "fasta": str(fasta), "vcf": str(vcf), "annotation": str(annotation), "expression": str(expression),
+        "fasta_contigs": len(fa_contigs), "vcf_contigs_with_records": len(vcf_contigs),
+        "annotation_contigs": len(annot_contigs),
+        "annotation_contigs_missing_in_fasta": [a for a in annot_contigs if a not in to_fasta],
+        "annotation_contigs_without_vcf_records": [a for a in annot_contigs if a not in to_vcf],
+        "contigs_renamed": renamed,
+        "annotation_genes": int(len(genes)),
+        "expression_genes": len(expr_genes),
+        "expression_genes_missing_in_annotation": len(missing_genes),
+        **sample_counts,
+    }
+    return CheckResult(samples=samples, contigs=contigs, summary=summary)
+
+
+def write_check_outputs(result: CheckResult, out_dir: str | Path) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out / "samples.tsv") as tmp:
+        result.samples.to_csv(tmp, sep="\t", index=False)
+    with atomic_output(out / "contigs.tsv") as tmp:
+        result.contigs.to_csv(tmp, sep="\t", index=False)
+    with atomic_output(out / "check_summary.json") as tmp:
+        tmp.write_text(json.dumps(result.summary, indent=2) + "\n")
+
+
+def format_summary(summary: dict) -> str:
+    s = summary
+    lines = [
+        f"samples: {s['matched_samples']} matched "
+        f"({s['expression_samples_without_genotypes']} expression-only dropped, "
+        f"{s['vcf_samples_without_expression']} VCF-only dropped)",
+        f"genes: {s['expression_genes']} in expression, {s['annotation_genes']} in annotation, "
+        f"{s['expression_genes_missing_in_annotation']} expression genes not annotated",
+        f"contigs: {s['annotation_contigs']} annotated, {s['vcf_contigs_with_records']} with VCF records"
+        + (f", renamed {', '.join(s['contigs_renamed'])}" if s["contigs_renamed"] else ""),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""The ``seqgx`` command line: one entry point, one subcommand per pipeline step.
+
+Each subcommand lives in its own module under ``seqgx.cli`` and exposes ``NAME``, ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``. Subcommands read and write files only, so a
+Nextflow process can run each one; they stay thin and call the core modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from seqgx import __version__
+from seqgx.errors import SeqgxError
+from seqgx.log import setup_logging
+
+# Order is the order shown in --help and, for pipeline steps, the order `seqgx run` executes them.
+COMMAND_MODULES = [
+    "seqgx.cli.simulate",
+    "seqgx.cli.check_inputs",
+    "seqgx.cli.genes",
+    "seqgx.cli.personalize",
+    "seqgx.cli.export_onnx",
+    "seqgx.cli.predict",
+    "seqgx.cli.ism",
+    "seqgx.cli.stats",
+    "seqgx.cli.merge",
+    "seqgx.cli.finetune",
+    "seqgx.cli.run",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line naming the fix, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
+def _available_commands() -> list:
+    modules = []
+    for name in COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency inside an existing module
+                raise
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="seqgx", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"seqgx {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in _available_commands():
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+        p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run, _command=module.NAME)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    setup_logging(-1 if args.quiet else args.verbose)
+    try:
+        return int(args._run(args) or 0)
+    except SeqgxError as exc:
+        print(f"seqgx {args._command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"seqgx {args._command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

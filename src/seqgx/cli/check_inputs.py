@@ -1,0 +1,30 @@
+"""seqgx check-inputs: validate inputs before any work starts."""
+
+from __future__ import annotations
+
+import argparse
+
+from seqgx.checks import check_inputs, format_summary, write_check_outputs
+
+NAME = "check-inputs"
+HELP = "Validate FASTA, VCF, annotation, expression and samples; write the kept samples and contig map"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fasta", required=True, help="reference FASTA (indexed)")
+    p.add_argument("--vcf", required=True, help="bgzipped+indexed cohort VCF or BCF")
+    p.add_argument("--annotation", required=True, help="GTF or gene TSV")
+    p.add_argument("--expression", required=True, help="expression matrix TSV (genes x samples)")
+    p.add_argument("--sample-map", help="TSV: expression_sample, vcf_sample")
+    p.add_argument("--gene-list", help="file of gene ids or names, one per line")
+    p.add_argument("--min-samples", type=int, default=20, help="minimum matched samples (default 20)")
+    p.add_argument("--out", required=True, help="output directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = check_inputs(args.fasta, args.vcf, args.annotation, args.expression,
+                          sample_map=args.sample_map, gene_list=args.gene_list,
+                          min_samples=args.min_samples)
+    write_check_outputs(result, args.out)
+    print(format_summary(result.summary))
+    return 0

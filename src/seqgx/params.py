@@ -1,0 +1,202 @@
+"""Pipeline parameters: one definition shared by ``seqgx run`` and ``nextflow_schema.json``.
+
+A params file is YAML or JSON (the same file ``nextflow run -params-file`` reads). Every parameter
+is declared once in :data:`PARAMS`; a test keeps ``nextflow_schema.json`` in step with it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqgx.errors import SeqgxError
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    help: str
+    group: str
+    choices: tuple = ()
+    is_path: bool = False
+    required: bool = False
+    minimum: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+PARAMS: list[Param] = [
+    # Inputs
+    Param("fasta", str, None, "Reference genome FASTA (indexed: .fai beside it)", "input", is_path=True,
+          required=True),
+    Param("vcf", str, None, "Phased cohort VCF/BCF, bgzipped and indexed (.tbi or .csi)", "input",
+          is_path=True, required=True),
+    Param("annotation", str, None, "Gene annotation: GTF (gene records) or TSV "
+          "(gene_id, gene_name, chrom, tss, strand; 1-based TSS)", "input", is_path=True, required=True),
+    Param("expression", str, None, "Expression matrix TSV: genes x samples, normalised log scale, "
+          "first column gene_id", "input", is_path=True, required=True),
+    Param("sample_map", str, None, "Optional TSV mapping expression sample ids to VCF sample ids "
+          "(columns expression_sample, vcf_sample)", "input", is_path=True),
+    Param("gene_list", str, None, "Optional file with one gene id (or name) per line to restrict the run",
+          "input", is_path=True),
+    Param("outdir", str, "results", "Output directory", "output"),
+    # Genes and windows
+    Param("chromosomes", str, "autosomes", "Chromosomes to use: 'autosomes', 'all', or a comma list",
+          "genes"),
+    Param("window_length", int, 196608, "Sequence window length in bp, centred on the TSS; "
+          "divisible by 128", "genes", minimum=128),
+    Param("genes_per_batch", int, 50, "Genes per batch file (the unit one Nextflow task takes)", "genes",
+          minimum=1),
+    Param("min_samples", int, 20, "Minimum samples with both genotype and expression", "input", minimum=1),
+    # Personalisation
+    Param("ref_mismatch", str, "error", "A VCF REF that disagrees with the FASTA: stop ('error') or "
+          "skip the record and count it ('skip')", "personalize", choices=("error", "skip")),
+    Param("unphased", str, "error", "Unphased heterozygous genotypes: stop ('error') or phase them at "
+          "random with phase_seed ('random')", "personalize", choices=("error", "random")),
+    Param("missing", str, "reference", "Missing genotype calls: treat as reference and count "
+          "('reference') or stop ('error')", "personalize", choices=("reference", "error")),
+    Param("phase_seed", int, 0, "Seed for random phasing of unphased heterozygous calls", "personalize"),
+    Param("seed", int, 0, "Seed for every random step (null draws, cross-validation)", "general"),
+]
+
+PARAMS_BY_NAME = {p.name: p for p in PARAMS}
+
+
+def defaults() -> dict[str, Any]:
+    return {p.name: p.default for p in PARAMS}
+
+
+def load_params(path: str | Path) -> dict[str, Any]:
+    """Read a YAML/JSON params file, merge defaults, check names, types and choices.
+
+    Relative paths in the file are resolved against the file's directory, as Nextflow users expect
+    when they keep a params file beside their data.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SeqgxError(f"params file '{path}' does not exist; pass a YAML or JSON file")
+    text = path.read_text()
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        where = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise SeqgxError(f"params file '{path}' is not valid {'JSON' if path.suffix == '.json' else 'YAML'}"
+                         f"{f' (line {where})' if where is not None else ''}; fix its syntax") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SeqgxError(f"params file '{path}' must hold a mapping of parameter: value")
+    return validate_params(raw, base_dir=path.parent, source=str(path))
+
+
+def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: str = "params") -> dict:
+    unknown = sorted(set(raw) - set(PARAMS_BY_NAME))
+    if unknown:
+        raise SeqgxError(f"{source}: unknown parameter(s) {', '.join(unknown)}; "
+                         f"see 'seqgx run --list-params'")
+    params = defaults()
+    for name, value in raw.items():
+        p = PARAMS_BY_NAME[name]
+        if value is None:
+            params[name] = None
+            continue
+        if p.type is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SeqgxError(f"{source}: parameter '{name}' must be an integer, got {value!r}")
+        if p.type is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise SeqgxError(f"{source}: parameter '{name}' must be a number, got {value!r}")
+        if p.type is bool and not isinstance(value, bool):
+            raise SeqgxError(f"{source}: parameter '{name}' must be true or false, got {value!r}")
+        if p.type is str:
+            if isinstance(value, list):  # YAML lists for comma-list parameters
+                value = ",".join(str(v) for v in value)
+            elif not isinstance(value, str | int | float):
+                raise SeqgxError(f"{source}: parameter '{name}' must be a string, got {value!r}")
+            value = str(value)
+        if p.choices and value not in p.choices:
+            raise SeqgxError(f"{source}: parameter '{name}' must be one of {', '.join(p.choices)}, "
+                             f"got {value!r}")
+        if p.minimum is not None and value < p.minimum:
+            raise SeqgxError(f"{source}: parameter '{name}' must be >= {p.minimum}, got {value!r}")
+        if p.is_path and base_dir is not None and not Path(value).is_absolute() and "://" not in value:
+            value = str((base_dir / value).resolve())
+        params[name] = p.type(value) if p.type is float else value
+    missing = [p.name for p in PARAMS if p.required and params.get(p.name) in (None, "")]
+    if missing:
+        raise SeqgxError(f"{source}: required parameter(s) missing: {', '.join(missing)}")
+    return params
+
+
+def schema() -> dict[str, Any]:
+    """The nf-core style JSON schema that ``nextflow_schema.json`` must equal."""
+    json_type = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    groups: dict[str, dict] = {}
+    for p in PARAMS:
+        g = groups.setdefault(p.group, {"title": f"{p.group} options", "type": "object",
+                                        "properties": {}, "required": []})
+        prop: dict[str, Any] = {"type": json_type[p.type], "description": p.help}
+        if p.default is not None:
+            prop["default"] = p.default
+        if p.choices:
+            prop["enum"] = list(p.choices)
+        if p.minimum is not None:
+            prop["minimum"] = p.minimum
+        if p.is_path:
+            prop["format"] = "file-path"
+        prop.update(p.extra)
+        g["properties"][p.name] = prop
+        if p.required:
+            g["required"].append(p.name)
+    for g in groups.values():
+        if not g["required"]:
+            del g["required"]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "seqgx pipeline parameters",
+        "description": "Assess sequence-to-expression models on personal genomes",
+        "type": "object",
+        "$defs": {f"{k}_options": v for k, v in groups.items()},
+        "allOf": [{"$ref": f"#/$defs/{k}_options"} for k in groups],
+    }
+
+
+CONFIG_BEGIN = "// BEGIN params"
+CONFIG_END = "// END params"
+
+
+def nextflow_params_block() -> str:
+    """The ``params { ... }`` block of nextflow.config, generated from :data:`PARAMS`."""
+
+    def groovy(v: Any) -> str:
+        if v is None:
+            return "null"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return str(v)
+        return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    width = max(len(p.name) for p in PARAMS)
+    lines = [CONFIG_BEGIN, "params {"]
+    lines += [f"    {p.name:<{width}} = {groovy(p.default)}" for p in PARAMS]
+    lines += ["}", CONFIG_END]
+    return "\n".join(lines)
+
+
+def write_generated_files(repo: Path) -> None:
+    """Rewrite nextflow_schema.json and the params block of nextflow.config from PARAMS."""
+    (repo / "nextflow_schema.json").write_text(json.dumps(schema(), indent=4) + "\n")
+    config = (repo / "nextflow.config").read_text()
+    if CONFIG_BEGIN not in config or CONFIG_END not in config:
+        raise SeqgxError(f"nextflow.config lacks the '{CONFIG_BEGIN}' / '{CONFIG_END}' markers")
+    head, _, rest = config.partition(CONFIG_BEGIN)
+    _, _, tail = rest.partition(CONFIG_END)
+    (repo / "nextflow.config").write_text(head + nextflow_params_block() + tail)
+
+
+if __name__ == "__main__":
+    write_generated_files(Path(__file__).resolve().parents[2])

@@ -1,0 +1,161 @@
+"""The command line: help, version, unknown subcommands, params files, check-inputs errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pysam
+import pytest
+
+from seqgx.cli import COMMAND_MODULES, main
+from seqgx.params import PARAMS, load_params, schema
+
+from .conftest import assert_one_line_error, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_every_subcommand() -> None:
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for module in COMMAND_MODULES:
+        name = module.rsplit(".", 1)[1].replace("_", "-")
+        assert name in proc.stdout, f"{name} missing from seqgx --help"
+
+
+def test_every_subcommand_has_help() -> None:
+    for module in COMMAND_MODULES:
+        name = module.rsplit(".", 1)[1].replace("_", "-")
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+
+
+def test_version() -> None:
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("seqgx ")
+
+
+def test_unknown_subcommand_is_one_line() -> None:
+    assert_one_line_error(run_cli("frobnicate"), "invalid choice", "frobnicate")
+
+
+def test_params_file_errors(tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("run", tmp_path / "none.yaml"), "none.yaml", "does not exist")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fasta: [unclosed\n")
+    assert_one_line_error(run_cli("run", bad), "bad.yaml", "not valid YAML")
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"fasta": "a.fa", "vcf": "b", "annotation": "c", "expression": "d",
+                                   "windowlength": 5}))
+    assert_one_line_error(run_cli("run", unknown), "unknown parameter", "windowlength")
+    wrong_type = tmp_path / "wrong.yaml"
+    wrong_type.write_text("fasta: a.fa\nvcf: b\nannotation: c\nexpression: d\nwindow_length: big\n")
+    assert_one_line_error(run_cli("run", wrong_type), "window_length", "integer")
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("fasta: a.fa\n")
+    assert_one_line_error(run_cli("run", missing), "required", "vcf")
+
+
+def test_params_relative_paths_resolve_against_file(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text("fasta: ref.fa\nvcf: /abs/c.vcf.gz\nannotation: a.gtf\nexpression: e.tsv\n")
+    p = load_params(f)
+    assert p["fasta"] == str((tmp_path / "ref.fa").resolve())
+    assert p["vcf"] == "/abs/c.vcf.gz"
+    assert p["window_length"] == 196608
+
+
+def test_nextflow_schema_matches_params() -> None:
+    on_disk = json.loads((REPO / "nextflow_schema.json").read_text())
+    assert on_disk == schema(), "regenerate with: python -m seqgx.params > nextflow_schema.json"
+    config = (REPO / "nextflow.config").read_text()
+    for p in PARAMS:
+        assert f"{p.name} " in config or f"{p.name}=" in config, f"param {p.name} not in nextflow.config"
+
+
+# --- check-inputs -----------------------------------------------------------------------------
+
+
+def _check_args(cohort: dict, out: Path, **override: object) -> list[str]:
+    files = {"fasta": cohort["fasta"], "vcf": cohort["vcf"], "annotation": cohort["gtf"],
+             "expression": cohort["expression"], **override}
+    args = ["check-inputs", "--out", str(out)]
+    for k, v in files.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    return args
+
+
+def test_check_inputs_on_simulated_cohort(cohort: dict, tmp_path: Path) -> None:
+    import pandas as pd
+
+    proc = run_cli(*_check_args(cohort, tmp_path / "check"))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "check" / "check_summary.json").read_text())
+    truth = json.loads(Path(cohort["truth"]).read_text())
+    samples = pd.read_csv(tmp_path / "check" / "samples.tsv", sep="\t")
+    expr_samples = pd.read_csv(cohort["expression"], sep="\t", index_col=0, nrows=0).columns
+    vcf_samples = list(pysam.VariantFile(str(cohort["vcf"])).header.samples)
+    both = set(expr_samples) & set(vcf_samples)
+    assert set(samples["vcf_sample"]) == both
+    assert summary["matched_samples"] == len(both)
+    assert summary["expression_samples_without_genotypes"] == len(set(expr_samples) - both) > 0
+    assert summary["vcf_samples_without_expression"] == len(set(vcf_samples) - both) > 0
+    assert "samples:" in proc.stdout and "genes:" in proc.stdout
+    assert truth  # the cohort's truth is readable
+
+
+def test_check_inputs_maps_chr_prefix(cohort: dict, tmp_path: Path) -> None:
+    """An annotation that says '1' while FASTA and VCF say 'chr1' is mapped, and the map is written."""
+    import pandas as pd
+
+    tsv = pd.read_csv(cohort["annotation_tsv"], sep="\t")
+    tsv["chrom"] = tsv["chrom"].str.replace("chr", "", regex=False)
+    renamed = tmp_path / "genes_nochr.tsv"
+    tsv.to_csv(renamed, sep="\t", index=False)
+    proc = run_cli(*_check_args(cohort, tmp_path / "check", annotation=renamed))
+    assert proc.returncode == 0, proc.stderr
+    contigs = pd.read_csv(tmp_path / "check" / "contigs.tsv", sep="\t", dtype=str)
+    row = contigs.set_index("annotation_contig").loc["1"]
+    assert row["fasta_contig"] == "chr1" and row["vcf_contig"] == "chr1"
+    assert "1->chr1" in proc.stderr
+
+
+def test_check_inputs_bad_inputs(cohort: dict, tmp_path: Path) -> None:
+    # missing file
+    assert_one_line_error(run_cli(*_check_args(cohort, tmp_path / "o", fasta=tmp_path / "nope.fa")),
+                          "nope.fa", "does not exist")
+    # unindexed VCF
+    unindexed = tmp_path / "unindexed.vcf.gz"
+    shutil.copy(cohort["vcf"], unindexed)
+    assert_one_line_error(run_cli(*_check_args(cohort, tmp_path / "o", vcf=unindexed)),
+                          "unindexed.vcf.gz", "no index", "index")
+    # unindexed FASTA
+    fa = tmp_path / "ref.fa"
+    shutil.copy(cohort["fasta"], fa)
+    assert_one_line_error(run_cli(*_check_args(cohort, tmp_path / "o", fasta=fa)), "ref.fa", "faidx")
+    # contigs that do not match at all
+    import pandas as pd
+
+    tsv = pd.read_csv(cohort["annotation_tsv"], sep="\t")
+    tsv["chrom"] = "scaffold_" + tsv["chrom"].astype(str)
+    odd = tmp_path / "odd.tsv"
+    tsv.to_csv(odd, sep="\t", index=False)
+    assert_one_line_error(run_cli(*_check_args(cohort, tmp_path / "o", annotation=odd)),
+                          "odd.tsv", "FASTA")
+    # no overlapping samples
+    expr = pd.read_csv(cohort["expression"], sep="\t", index_col=0)
+    expr.columns = [f"X{c}" for c in expr.columns]
+    other = tmp_path / "other_expr.tsv"
+    expr.to_csv(other, sep="\t")
+    assert_one_line_error(run_cli(*_check_args(cohort, tmp_path / "o", expression=other)),
+                          "only 0 samples", "sample map")
+    # ...and a sample map fixes it
+    smap = tmp_path / "map.tsv"
+    pd.DataFrame({"expression_sample": expr.columns, "vcf_sample": [c[1:] for c in expr.columns]}).to_csv(
+        smap, sep="\t", index=False)
+    proc = run_cli(*_check_args(cohort, tmp_path / "o", expression=other, sample_map=smap))
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "o" / ".tmp").exists()
