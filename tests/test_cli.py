@@ -10,9 +10,9 @@ import pysam
 import pytest
 
 from seqgx.cli import COMMAND_MODULES, main
-from seqgx.params import PARAMS, load_params, schema
+from seqgx.params import load_params, nextflow_params_block, readme_params_table, schema
 
-from .conftest import assert_one_line_error, run_cli
+from cli_helpers import assert_one_line_error, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,12 +68,12 @@ def test_params_relative_paths_resolve_against_file(tmp_path: Path) -> None:
     assert p["window_length"] == 196608
 
 
-def test_nextflow_schema_matches_params() -> None:
-    on_disk = json.loads((REPO / "nextflow_schema.json").read_text())
-    assert on_disk == schema(), "regenerate with: python -m seqgx.params > nextflow_schema.json"
-    config = (REPO / "nextflow.config").read_text()
-    for p in PARAMS:
-        assert f"{p.name} " in config or f"{p.name}=" in config, f"param {p.name} not in nextflow.config"
+def test_generated_parameter_files_match_params() -> None:
+    """nextflow_schema.json, nextflow.config's params and README's table all come from PARAMS."""
+    regenerate = "regenerate with: python -m seqgx.params"
+    assert json.loads((REPO / "nextflow_schema.json").read_text()) == schema(), regenerate
+    assert nextflow_params_block() in (REPO / "nextflow.config").read_text(), regenerate
+    assert readme_params_table() in (REPO / "README.md").read_text(), regenerate
 
 
 # --- check-inputs -----------------------------------------------------------------------------

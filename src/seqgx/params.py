@@ -187,15 +187,35 @@ def nextflow_params_block() -> str:
     return "\n".join(lines)
 
 
+README_BEGIN = "<!-- BEGIN params -->"
+README_END = "<!-- END params -->"
+
+
+def readme_params_table() -> str:
+    """The parameter table of README.md, generated from :data:`PARAMS`."""
+    rows = [README_BEGIN, "| parameter | default | description |", "|---|---|---|"]
+    for p in PARAMS:
+        default = "required" if p.required else ("" if p.default is None else f"`{p.default}`")
+        choices = f" One of: {', '.join(p.choices)}." if p.choices else ""
+        rows.append(f"| `{p.name}` | {default} | {p.help}.{choices} |")
+    rows.append(README_END)
+    return "\n".join(rows)
+
+
+def _replace_between(path: Path, begin: str, end: str, block: str) -> None:
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise SeqgxError(f"{path.name} lacks the '{begin}' / '{end}' markers")
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    path.write_text(head + block + tail)
+
+
 def write_generated_files(repo: Path) -> None:
-    """Rewrite nextflow_schema.json and the params block of nextflow.config from PARAMS."""
+    """Rewrite nextflow_schema.json, the params block of nextflow.config and README's table."""
     (repo / "nextflow_schema.json").write_text(json.dumps(schema(), indent=4) + "\n")
-    config = (repo / "nextflow.config").read_text()
-    if CONFIG_BEGIN not in config or CONFIG_END not in config:
-        raise SeqgxError(f"nextflow.config lacks the '{CONFIG_BEGIN}' / '{CONFIG_END}' markers")
-    head, _, rest = config.partition(CONFIG_BEGIN)
-    _, _, tail = rest.partition(CONFIG_END)
-    (repo / "nextflow.config").write_text(head + nextflow_params_block() + tail)
+    _replace_between(repo / "nextflow.config", CONFIG_BEGIN, CONFIG_END, nextflow_params_block())
+    _replace_between(repo / "README.md", README_BEGIN, README_END, readme_params_table())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,163 @@
+"""The Nextflow layer, checked the ways this machine allows (no Nextflow, no Docker here).
+
+- every .nf and config file parses with a real Nextflow-grammar parser (reftrace);
+- every process follows the house conventions (label with resources, stub, versions.yml);
+- every process's actual script command, rendered from its module file, runs on the simulated cohort
+  and writes the outputs its `output:` block declares; so does its stub;
+- the Dockerfiles install exactly the package, extras and torch pin the pipeline needs.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import reftrace
+from nextflow_script import process_blocks, render_script
+
+from seqgx.cli import build_parser
+from seqgx.params import defaults
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = sorted((REPO / "modules" / "local").glob("*/main.nf"))
+
+
+def test_nextflow_files_parse() -> None:
+    result = reftrace.parse_modules(str(REPO))
+    assert not result.errors, result.errors
+    parsed = {Path(m.path).resolve() for m in result.results}
+    assert (REPO / "main.nf").resolve() in parsed
+    assert set(MODULES) <= parsed
+
+
+@pytest.mark.parametrize("config", ["nextflow.config", "conf/base.config", "conf/test.config"])
+def test_configs_parse(config: str) -> None:
+    result = reftrace.ConfigFile.from_file(str(REPO / config))
+    assert getattr(result, "error", None) is None, result
+
+
+def _labels_in_base_config() -> set[str]:
+    return set(re.findall(r"withLabel:\s*'(\w+)'", (REPO / "conf" / "base.config").read_text()))
+
+
+def _subcommands() -> set[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return set(sub.choices)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.parent.name)
+def test_process_conventions(module: Path) -> None:
+    mod = reftrace.parse_modules(str(module.parent)).results[0]
+    assert len(mod.processes) == 1
+    proc = mod.processes[0]
+    assert proc.name == module.parent.name.upper()
+    labels = [lab.label for lab in proc.labels]
+    assert labels and set(labels) <= _labels_in_base_config(), labels
+    blocks = process_blocks(module)
+    assert "stub" in blocks and "script" in blocks
+    assert "versions.yml" in blocks["output"]
+    used = re.findall(r"seqgx ([a-z][a-z-]+)", blocks["script"])
+    assert used and set(used) <= _subcommands(), used
+    main_nf = (REPO / "main.nf").read_text()
+    assert f"include {{ {proc.name}" in main_nf.replace("  ", " ") or re.search(
+        rf"include\s*{{\s*{proc.name}\s*}}", main_nf), f"{proc.name} not included in main.nf"
+
+
+def _declared_outputs(module: Path) -> list[str]:
+    return re.findall(r"path\(?\s*'([^']+)'", process_blocks(module)["output"])
+
+
+def _run_process(module: Path, env: dict, workdir: Path, section: str = "script") -> Path:
+    """Stage inputs (symlinks, as Nextflow does), run the rendered script, check declared outputs."""
+    workdir.mkdir(parents=True)
+    staged = {}
+    for name, value in env.items():
+        if isinstance(value, Path):
+            link = workdir / value.name
+            if not link.exists():
+                link.symlink_to(value)
+            staged[name] = value.name
+        else:
+            staged[name] = value
+    script = render_script(module, staged, defaults() | {"min_samples": 20}, module.parent.name.upper(),
+                           section)
+    bin_dir = Path(sys.executable).parent  # the `seqgx` entry point of this environment
+    env_vars = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env_vars,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, f"{module.parent.name} {section} failed:\n{script}\n{proc.stderr}"
+    for pattern in _declared_outputs(module):
+        assert glob.glob(str(workdir / pattern)), f"{module.parent.name}: no output matches {pattern}"
+    return workdir
+
+
+def test_process_scripts_run_on_cohort(cohort: dict, tmp_path: Path) -> None:
+    """CHECK_INPUTS -> GENES -> PERSONALIZE, each from its module's own script block."""
+    mods = {m.parent.name: m for m in MODULES}
+    fasta, vcf = Path(cohort["fasta"]), Path(cohort["vcf"])
+    common = {"fasta": fasta, "fai": Path(str(fasta) + ".fai"), "vcf": vcf,
+              "vcf_index": Path(str(vcf) + ".tbi")}
+    check = _run_process(mods["check_inputs"], {
+        **common, "annotation": Path(cohort["gtf"]), "expression": Path(cohort["expression"]),
+        "sample_map": None, "gene_list": None}, tmp_path / "check")
+    genes = _run_process(mods["genes"], {
+        "annotation": Path(cohort["gtf"]), "expression": Path(cohort["expression"]), "gene_list": None,
+        "contigs": check / "check" / "contigs.tsv"}, tmp_path / "genes")
+    batches = sorted((genes / "genes" / "batches").glob("*.tsv"))
+    assert batches
+    hap = _run_process(mods["personalize"], {**common, "batch": batches[0],
+                                             "samples": check / "check" / "samples.tsv"}, tmp_path / "pers")
+    assert list((hap / "haplotypes").glob("*.haplotypes.npz"))
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.parent.name)
+def test_process_stubs_run(module: Path, tmp_path: Path) -> None:
+    inputs = re.findall(r"path\(?\s*(\w+)\)?", process_blocks(module)["input"])
+    env: dict[str, object] = {}
+    for name in inputs:
+        f = tmp_path / "inputs" / f"{name}.txt"
+        f.parent.mkdir(exist_ok=True)
+        f.write_text("stub\n")
+        env[name] = f
+    _run_process(module, env, tmp_path / "work", section="stub")
+
+
+# --- containers --------------------------------------------------------------------------------
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def test_dockerfiles_install_the_package_and_pins() -> None:
+    deps = _pyproject()["project"]["dependencies"]
+    torch_pin = next(d for d in deps if d.startswith("torch"))
+    assert torch_pin == "torch==2.13.0"
+    cpu = (REPO / "containers" / "Dockerfile").read_text()
+    gpu = (REPO / "containers" / "Dockerfile.gpu").read_text()
+    for text in (cpu, gpu):
+        assert "torch==2.13.0" in text  # same release as the package pin, from the matching index
+        assert "COPY src /src/src" in text and "COPY pyproject.toml" in text
+        assert "seqgx --version" in text  # the image proves its entry point works at build time
+    assert re.search(r"pip install --no-cache-dir /src\b", cpu) and "[gpu]" not in cpu
+    assert '"/src[gpu]"' in gpu
+    assert _pyproject()["project"]["optional-dependencies"]["gpu"] == ["onnxruntime-gpu>=1.18"]
+    # The images need nothing from the test extra.
+    assert "[test]" not in cpu and "[test]" not in gpu
+
+
+def test_config_containers_match_dockerfile_tags() -> None:
+    config = (REPO / "nextflow.config").read_text()
+    assert "container = 'seqgx:0.1.0'" in config
+    assert "'seqgx-gpu:0.1.0'" in config
+    assert "seqgx:0.1.0" in (REPO / "containers" / "Dockerfile").read_text()
+    assert "seqgx-gpu:0.1.0" in (REPO / "containers" / "Dockerfile.gpu").read_text()
+    version = _pyproject()["project"]["version"]
+    assert f"version         = '{version}'" in config
