@@ -1,0 +1,41 @@
+"""`seqgx personalize`: each sample's two haplotypes per gene of one batch file."""
+
+from __future__ import annotations
+
+import argparse
+
+from seqgx.log import get_logger
+from seqgx.params import PARAMS_BY_NAME
+from seqgx.personalize import personalize_batch
+from seqgx.variants import Policy
+
+NAME = "personalize"
+HELP = "Build each sample's two haplotypes (SNVs) per gene of a batch; write <gene_id>.haplotypes.npz"
+
+log = get_logger(__name__)
+
+
+def _param_arg(parser: argparse.ArgumentParser, name: str, **kw) -> None:
+    p = PARAMS_BY_NAME[name]
+    parser.add_argument("--" + name.replace("_", "-"), default=p.default, help=p.help,
+                        choices=p.choices or None, type=p.type, **kw)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch", required=True, help="Batch file from 'seqgx genes' "
+                        "(batches/<chrom>_<k>.tsv)")
+    parser.add_argument("--fasta", required=True, help=PARAMS_BY_NAME["fasta"].help)
+    parser.add_argument("--vcf", required=True, help=PARAMS_BY_NAME["vcf"].help)
+    parser.add_argument("--samples", required=True, help="samples.tsv from 'seqgx check-inputs' "
+                        "(expression_sample, vcf_sample)")
+    for name in ("ref_mismatch", "unphased", "missing", "phase_seed"):
+        _param_arg(parser, name)
+    parser.add_argument("--out", required=True, help="Output directory for <gene_id>.haplotypes.npz")
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = Policy(ref_mismatch=args.ref_mismatch, unphased=args.unphased, missing=args.missing,
+                    phase_seed=args.phase_seed)
+    paths = personalize_batch(args.batch, args.fasta, args.vcf, args.samples, args.out, policy)
+    log.info("%d genes personalised into %s", len(paths), args.out)
+    return 0
