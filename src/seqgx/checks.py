@@ -16,6 +16,7 @@ import pandas as pd
 import pysam
 
 from seqgx.errors import SeqgxError
+from seqgx.genes import read_annotation, strip_version
 from seqgx.genome import contig_map
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger
@@ -107,12 +108,6 @@ def read_sample_map(path: Path) -> dict[str, str]:
     return dict(zip(table["expression_sample"], table["vcf_sample"], strict=True))
 
 
-def strip_version(gene_id: str) -> str:
-    """'ENSG00000123.4' -> 'ENSG00000123' (Gencode version suffix)."""
-    head, dot, tail = gene_id.rpartition(".")
-    return head if dot and tail.isdigit() else gene_id
-
-
 def match_samples(expr_samples: list[str], vcf_samples: list[str], sample_map: dict[str, str] | None,
                   min_samples: int, expression_path: Path, vcf_path: Path) -> tuple[pd.DataFrame, dict]:
     dup = pd.Index(vcf_samples)[pd.Index(vcf_samples).duplicated()]
@@ -144,8 +139,6 @@ def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, exp
                  sample_map: str | Path | None = None, gene_list: str | Path | None = None,
                  min_samples: int = 20) -> CheckResult:
     """Validate all inputs; raise SeqgxError on the first problem a user must fix."""
-    from seqgx.genes import read_annotation  # local: genes imports checks' helpers
-
     fasta = require_file(fasta, "FASTA", "set 'fasta' to the reference genome")
     vcf = require_file(vcf, "VCF", "set 'vcf' to a bgzipped, indexed cohort VCF or BCF")
     annotation = require_file(annotation, "annotation", "set 'annotation' to a GTF or gene TSV")

@@ -17,7 +17,6 @@ both PredictDB (b38) and the VCF are on the + strand, so no strand flip is attem
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import warnings
 from collections.abc import Sequence
@@ -28,17 +27,12 @@ import pandas as pd
 from scipy import sparse
 
 from seqgx.errors import SeqgxError
+from seqgx.genes import strip_version
 from seqgx.io import require_file
 from seqgx.stats import elastic_net_cv, pearson
 
 WEIGHT_COLUMNS = ("gene", "rsid", "varID", "ref_allele", "eff_allele", "weight")
 COUNT_COLUMNS = ("n_weights", "n_used", "n_flipped", "n_ambiguous", "n_absent")
-_VERSION = re.compile(r"\.\d+$")
-
-
-def strip_version(gene_id: str) -> str:
-    """'ENSG00000123456.7' -> 'ENSG00000123456'; ids without a version are returned unchanged."""
-    return _VERSION.sub("", str(gene_id))
 
 
 def normalize_chrom(chrom: str) -> str:
