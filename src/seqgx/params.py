@@ -62,6 +62,51 @@ PARAMS: list[Param] = [
           "('reference') or stop ('error')", "personalize", choices=("reference", "error")),
     Param("phase_seed", int, 0, "Seed for random phasing of unphased heterozygous calls", "personalize"),
     Param("seed", int, 0, "Seed for every random step (null draws, cross-validation)", "general"),
+    # Model and prediction
+    Param("model", str, "EleutherAI/enformer-official-rough", "Model: an .onnx file, a Hugging Face Enformer directory or hub id, a "
+          "state-dict file (.pt/.pth/.safetensors), or 'oracle' (test/demo model, not biology)", "model"),
+    Param("hparams", str, None, "Enformer hyper-parameters (JSON or JSON file) for state-dict files",
+          "model"),
+    Param("track_names", str, None, "TSV of the model's track names (column 'name'), for own ONNX models",
+          "model", is_path=True),
+    Param("backend", str, "auto", "Inference backend: 'onnx', 'torch', or 'auto' (onnx for .onnx files)",
+          "model", choices=("auto", "onnx", "torch")),
+    Param("providers", str, None, "ONNX Runtime execution providers in order (comma list of tensorrt, "
+          "cuda, cpu); default all available in that order", "model"),
+    Param("device", str, "auto", "Torch backend device: auto, cuda or cpu", "model"),
+    Param("precision", str, "fp32", "Torch backend precision (autocast): fp32, bf16 or fp16", "model",
+          choices=("fp32", "bf16", "fp16")),
+    Param("allow_cpu_fallback", bool, False, "Run on CPU when a requested GPU provider/device is missing "
+          "(otherwise stop)", "model"),
+    Param("tracks", str, None, "Track readouts: comma list of indices or exact names (default 4980 "
+          "'CAGE:brain; adult;' for Enformer; all tracks for the oracle); 'none' for only fine-tuned",
+          "model"),
+    Param("bins", str, "centre:3", "Output bins each readout sums: 'centre:K', 'A-B' or 'a,b,c' "
+          "(default the 3 centre bins, 447-449 of 896)", "model"),
+    Param("finetuned_weights", str, None, "Fine-tuned readout weights CSV (tracks,weights; last row "
+          "offset,<intercept>)", "model", is_path=True),
+    Param("pseudocount", float, 1.0, "Pseudocount of the fine-tuned readout: log2(bin-sum + pseudocount)",
+          "model", minimum=0.0),
+    Param("person_combine", str, "sum", "A person's value from their two haplotype values: sum or mean",
+          "model", choices=("sum", "mean")),
+    Param("batch_size", int, 0, "Sequences per model call; 0 = automatic (halved on GPU out-of-memory)",
+          "model", minimum=0),
+    Param("max_shift", int, 0, "Ensemble over shifts of -K..K bp (0 = none)", "model", minimum=0),
+    Param("reverse_complement", bool, False, "Also average the reverse-complement prediction", "model"),
+    Param("reference_tracks", bool, False, "Also write the reference's values of every track in the "
+          "readout bins (what fine-tuning weights are trained on)", "model"),
+    # Statistics
+    Param("null_test", str, "empirical", "Gene-specific null test: 'empirical' (p from null draws) or "
+          "'paper' (the published t test on the null |R| mean and SD)", "stats",
+          choices=("empirical", "paper")),
+    Param("null_draws", int, 1000, "Random SNV-weight models per gene for the null (the published "
+          "'paper' test used 50)", "stats", minimum=2),
+    Param("fdr_alpha", float, 0.05, "Benjamini-Hochberg FDR threshold for significant genes", "stats",
+          minimum=0.0),
+    Param("predictdb", str, None, "Optional PredictDB SQLite model (table 'weights') for the PrediXcan "
+          "baseline", "stats", is_path=True),
+    Param("elastic_net_baseline", bool, False, "Also fit a per-gene elastic net on the cohort's own "
+          "genotypes (nested cross-validation) as a baseline", "stats"),
 ]
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}

@@ -681,7 +681,9 @@ def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path) -> None:
     (d / FILES["truth"]).write_text(json.dumps(_truth(c, s, seed), indent=1) + "\n")
     lines = ["# seqgx run parameters for this simulated cohort (paths relative to this file)",
              f"fasta: {FILES['fasta']}", f"vcf: {FILES['vcf']}", f"annotation: {FILES['gtf']}",
-             f"expression: {FILES['expression']}", "outdir: results"]
+             f"expression: {FILES['expression']}", "outdir: results",
+             "# The oracle is a closed-form test model (no weights needed); real runs use Enformer.",
+             "model: oracle"]
     if s.window_length != SimulationSizes.window_length:
         lines.append(f"window_length: {s.window_length}")
     (d / FILES["params"]).write_text("\n".join(lines) + "\n")

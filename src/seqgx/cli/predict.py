@@ -1,0 +1,113 @@
+"""seqgx predict: personal predictions per gene from its haplotypes file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from seqgx.errors import SeqgxError
+from seqgx.log import get_logger
+from seqgx.predict import Predictor, open_backend, predict_gene, write_gene_outputs
+from seqgx.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
+
+NAME = "predict"
+HELP = "Predict the reference and every distinct haplotype of each gene; write per-sample readouts"
+log = get_logger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--haplotypes", nargs="+", required=True, help="<gene_id>.haplotypes.npz files")
+    p.add_argument("--model", required=True,
+                   help="an .onnx file; 'oracle' (test/demo model); a Hugging Face directory or hub id, "
+                        "a state-dict file (.pt/.pth/.safetensors) or 'random' (torch backend)")
+    p.add_argument("--hparams", help="Enformer hyper-parameters, JSON or a JSON file (state dicts, 'random')")
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="auto: onnx for .onnx files, else torch")
+    p.add_argument("--providers", help="ONNX Runtime providers in order, comma list of tensorrt,cuda,cpu "
+                                       "(default: those available, in that order)")
+    p.add_argument("--device", default="auto", help="torch device: auto, cuda or cpu (default auto)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="torch autocast precision (default fp32)")
+    p.add_argument("--allow-cpu-fallback", action="store_true",
+                   help="run on CPU when the requested GPU provider/device is missing, instead of failing")
+    p.add_argument("--track-names", help="TSV of the model's track names (column 'name'), for own models")
+    p.add_argument("--tracks", nargs="+", default=None,
+                   help="track readouts by index or exact name, or 'none' (default 4980 'CAGE:brain; "
+                        "adult;' for Enformer; every track for models with <= 16 tracks)")
+    p.add_argument("--bins", default="centre:3",
+                   help="bins summed by every readout: 'centre:3' (default; 447-449 of 896), 'A-B', 'a,b'")
+    p.add_argument("--finetuned-weights", help="weights CSV (tracks,weights; last row offset,<intercept>)")
+    p.add_argument("--pseudocount", type=float, default=1.0,
+                   help="pseudocount of the fine-tuned readout's log2(bin-sum + pseudocount) (default 1)")
+    p.add_argument("--person-combine", choices=("sum", "mean"), default="sum",
+                   help="person value from the two haplotype values (default sum)")
+    p.add_argument("--batch-size", type=int, default=0, help="sequences per model call, 0 = automatic")
+    p.add_argument("--max-shift", type=int, default=0,
+                   help="ensemble over shifts -K..K bp (default 0: no shift ensemble)")
+    p.add_argument("--reverse-complement", action="store_true",
+                   help="also average the reverse-complement prediction (bins reversed back)")
+    p.add_argument("--reference-tracks", action="store_true",
+                   help="also write the reference's values of every track in the readout bins")
+    p.add_argument("--no-dedup", action="store_true",
+                   help="predict every sample-haplotype separately (same values; for checks)")
+    p.add_argument("--seed", type=int, default=0, help="seed of 'random' weights")
+    p.add_argument("--out", required=True, help="output directory")
+
+
+def _default_tracks(names: list[str]) -> list[str]:
+    if len(names) == 5313:
+        return ["4980"]
+    if len(names) <= 16:
+        return [str(i) for i in range(len(names))]
+    raise SeqgxError(f"the model has {len(names)} tracks; choose readouts with --tracks (index or name)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqgx.personalize import GeneHaplotypes
+
+    if args.max_shift < 0:
+        raise SeqgxError(f"--max-shift must be >= 0, got {args.max_shift}")
+    first = GeneHaplotypes.load(args.haplotypes[0])
+    providers = [s for s in args.providers.split(",") if s.strip()] if args.providers else None
+    backend = open_backend(args.model, first.window_length, backend=args.backend, hparams=args.hparams,
+                           providers=providers, device=args.device, precision=args.precision,
+                           allow_cpu_fallback=args.allow_cpu_fallback, track_names=args.track_names,
+                           seed=args.seed)
+    names = backend.track_names
+    bins = parse_bins(args.bins, backend.n_bins)
+    if args.tracks is not None:
+        track_specs = args.tracks
+    elif args.finetuned_weights and len(names) != 5313 and len(names) > 16:
+        track_specs = []  # no sensible default track; the fine-tuned readout alone
+    else:
+        track_specs = _default_tracks(names)
+    if [s.lower() for s in track_specs] == ["none"]:
+        track_specs = []
+    readouts: list = [TrackReadout(t, bins, names[t]) for t in resolve_tracks(track_specs, names)]
+    if args.finetuned_weights:
+        readouts.append(load_finetuned_readout(args.finetuned_weights, names, bins, args.pseudocount))
+    shifts = range(-args.max_shift, args.max_shift + 1)
+    predictor = Predictor(backend, readouts, shifts=shifts, reverse_complement=args.reverse_complement,
+                          batch_size=args.batch_size or None)
+    ref_tracks = None
+    if args.reference_tracks:
+        ref_tracks = Predictor(backend, [], shifts=shifts, reverse_complement=args.reverse_complement,
+                               batch_size=args.batch_size or None, bins=bins, tracks=range(len(names)))
+    summary = []
+    t0 = time.perf_counter()
+    for i, path in enumerate(args.haplotypes):
+        gh = first if i == 0 else GeneHaplotypes.load(path)
+        pred = predict_gene(predictor, gh, person_combine=args.person_combine,
+                            deduplicate=not args.no_dedup, reference_tracks=ref_tracks)
+        write_gene_outputs(args.out, gh, pred, predictor,
+                           extra={"person_combine": args.person_combine, "haplotypes_file": str(path)})
+        summary.append({"gene_id": gh.gene_id, "n_distinct_haplotypes": pred.n_distinct,
+                        "n_sample_haplotypes": pred.n_sample_haplotypes, "dedup_ratio": pred.dedup_ratio,
+                        "seconds": round(pred.seconds, 3)})
+        log.info("%s: %d distinct of %d sample-haplotypes (dedup ratio %.2f) in %.1f s", gh.gene_id,
+                 pred.n_distinct, pred.n_sample_haplotypes, pred.dedup_ratio, pred.seconds)
+    elapsed = time.perf_counter() - t0
+    print(json.dumps({"genes": len(summary), "seconds": round(elapsed, 3),
+                      "model": backend.identity.get("source")}))
+    return 0
