@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pysam
 import pytest
+from cli_helpers import assert_one_line_error, run_cli
 
 from seqgx.cli import COMMAND_MODULES, main
 from seqgx.params import load_params, nextflow_params_block, readme_params_table, schema
-
-from cli_helpers import assert_one_line_error, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
