@@ -64,7 +64,8 @@ PARAMS: list[Param] = [
     Param("seed", int, 0, "Seed for every random step (null draws, cross-validation)", "general"),
     # Model and prediction
     Param("model", str, "EleutherAI/enformer-official-rough",
-          "Model: an .onnx file, a Hugging Face Enformer directory or hub id, a state-dict file (.pt/.pth/.safetensors), or 'oracle' (test/demo model, not biology)", "model"),
+          "Model: an .onnx file, a Hugging Face Enformer directory or hub id, a state-dict file "
+          "(.pt/.pth/.safetensors), or 'oracle' (test/demo model, not biology)", "model"),
     Param("hparams", str, None, "Enformer hyper-parameters (JSON or JSON file) for state-dict files",
           "model"),
     Param("track_names", str, None, "TSV of the model's track names (column 'name'), for own ONNX models",
