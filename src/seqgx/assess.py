@@ -1,0 +1,710 @@
+"""Assessment glue: per-gene statistics tables (`seqgx stats`), their merge (`seqgx merge`) and the
+fine-tuned readout fit (`seqgx finetune`).
+
+The statistics themselves live in :mod:`seqgx.stats` and :mod:`seqgx.predixcan`; this module reads a
+gene's inputs (haplotypes npz, predictions TSV, ISM TSV, the expression matrix row), lines them up by
+sample and variant, calls :func:`seqgx.stats.gene_statistics` once per readout and writes the tables
+described in ``docs/formats.md`` ("Statistics").
+
+Degenerate genes (no expression row, too few samples, constant expression or prediction, no SNV) are
+kept with NaN statistics and a ``status``; inconsistent inputs (a gene's predictions missing, samples or
+variants that do not match its haplotypes) are one-line :class:`~seqgx.errors.SeqgxError`\\ s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqgx.errors import SeqgxError
+from seqgx.io import atomic_output, require_file
+from seqgx.log import get_logger, progress
+from seqgx.predixcan import (
+    elastic_net_baseline,
+    match_gene_ids,
+    predixcan_predict,
+    predixcan_r,
+    read_predictdb,
+)
+from seqgx.stats import (
+    DEFAULT_NULL_DRAWS,
+    DEFAULT_PAPER_DRAWS,
+    GENE_FIELDS,
+    NULL_TESTS,
+    bh_fdr,
+    finetune_readout,
+    gene_rng,
+    gene_statistics,
+    pearson,
+    significant,
+    summarize,
+    write_readout_weights,
+)
+
+log = get_logger(__name__)
+
+PREDICTION_COLUMNS = ("gene_id", "sample", "expression_sample", "readout", "hap1", "hap2", "person")
+ISM_COLUMNS = ("variant_id", "pos", "ref", "alt")
+REFERENCE_TRACK_COLUMNS = ("track_index", "track_name", "bin_sum")
+
+#: genes.tsv of one batch (``<batch>.genes.tsv``): gene fields, then :data:`seqgx.stats.GENE_FIELDS` with
+#: the baselines inserted before ``approx_r``.
+_STATS_BEFORE = tuple(f for f in GENE_FIELDS if f not in ("approx_r", "approx_obs_r", "n_drivers", "status"))
+BASELINE_COLUMNS = ("predixcan_r", "predixcan_p", "predixcan_n_used", "predixcan_source", "elastic_net_r",
+                    "elastic_net_p")
+BATCH_GENE_COLUMNS = ("gene_id", "gene_name", "chrom", "tss", "strand", "readout", *_STATS_BEFORE,
+                      *BASELINE_COLUMNS, "approx_r", "approx_obs_r", "n_drivers", "status")
+#: merged genes.tsv: the batch columns with ``fdr`` and ``significant`` after ``null_p``.
+_P = BATCH_GENE_COLUMNS.index("null_p") + 1
+MERGED_GENE_COLUMNS = (*BATCH_GENE_COLUMNS[:_P], "fdr", "significant", *BATCH_GENE_COLUMNS[_P:])
+DRIVER_COLUMNS = ("gene_id", "readout", "variant_id", "pos", "ref", "alt", "distance_to_tss", "ism", "rank",
+                  "frac_increase", "driver_r", "driver_p", "eqtl_slope", "eqtl_p", "eqtl_r", "n_carriers",
+                  "carrier_fraction", "is_main", "supported", "frac")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding and reading inputs
+# ---------------------------------------------------------------------------------------------------
+
+def expand_inputs(items: Sequence[str | Path], suffix: str, what: str) -> list[Path]:
+    """Files named on the command line: a directory stands for its ``*<suffix>`` files (sorted)."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.name.endswith(suffix) and f.is_file()
+                           and not f.name.startswith(".tmp-"))
+            if not found:
+                raise SeqgxError(f"{what} directory '{p}' holds no '*{suffix}' files; pass the directory "
+                                 f"the previous step wrote, or the files themselves")
+            out.extend(found)
+        else:
+            out.append(require_file(p, f"{what} file"))
+    return list(dict.fromkeys(out))
+
+
+def _by_gene(paths: Sequence[Path], suffix: str) -> dict[str, Path]:
+    """``<gene_id><suffix>`` files keyed by gene id (files named otherwise are ignored)."""
+    return {p.name[: -len(suffix)]: p for p in paths if p.name.endswith(suffix)}
+
+
+def _read_tsv(path: Path, what: str, columns: Sequence[str], fix: str, **kw: Any) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep="\t", na_values=["NA", "NaN", "nan", ""], keep_default_na=False, **kw)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeqgxError(f"{what} '{path}' is not a tab-separated table "
+                         f"({str(exc).splitlines()[0]}); {fix}") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise SeqgxError(f"{what} '{path}' lacks column '{missing[0]}' (has "
+                         f"{', '.join(map(str, table.columns))}); {fix}")
+    return table
+
+
+def read_expression(path: str | Path) -> pd.DataFrame:
+    """The expression matrix: genes x samples (index gene ids as str, float values, NaN for NA)."""
+    p = require_file(path, "expression matrix", "pass a TSV with first column gene_id, one column per sample")
+    try:
+        expr = pd.read_csv(p, sep="\t", index_col=0, na_values=["NA", "NaN", "nan", ""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeqgxError(f"expression matrix '{p}' is not a tab-separated table "
+                         f"({str(exc).splitlines()[0]}); expected first column gene_id then one column "
+                         f"per sample") from None
+    expr.index = expr.index.astype(str)
+    expr.columns = expr.columns.astype(str)
+    bad = [c for c in expr.columns if not pd.api.types.is_numeric_dtype(expr[c])]
+    if bad:
+        raise SeqgxError(f"expression matrix '{p}' has non-numeric values in sample column '{bad[0]}'; "
+                         f"use numbers (NA for missing)")
+    if expr.index.duplicated().any():
+        raise SeqgxError(f"expression matrix '{p}' lists gene '{expr.index[expr.index.duplicated()][0]}' "
+                         f"more than once; keep one row per gene")
+    return expr.astype(float)
+
+
+def expression_row(expr: pd.DataFrame, gene_id: str, expression_samples: Sequence[str]) -> np.ndarray | None:
+    """Observed expression of ``gene_id`` (matched with or without version suffix) for each expression
+    sample id, NaN where the sample has no column; None when the gene has no row."""
+    hit = match_gene_ids([gene_id], expr.index).get(str(gene_id))
+    if hit is None:
+        return None
+    return expr.loc[hit].reindex([str(s) for s in expression_samples]).to_numpy(dtype=float)
+
+
+def read_predictions(path: Path, gene_id: str, samples: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """``<gene_id>.predictions.tsv`` -> (readouts in file order, person values (S, R), ``samples`` order)."""
+    fix = "re-run 'seqgx predict' on this gene's haplotypes file"
+    t = _read_tsv(path, "predictions file", PREDICTION_COLUMNS, fix,
+                  dtype={"gene_id": str, "sample": str, "expression_sample": str, "readout": str})
+    other = t.loc[t["gene_id"] != str(gene_id), "gene_id"]
+    if len(other):
+        raise SeqgxError(f"predictions file '{path}' holds gene '{other.iloc[0]}', expected '{gene_id}'; "
+                         f"{fix}")
+    if t.empty:
+        raise SeqgxError(f"predictions file '{path}' has no rows; {fix}")
+    person = pd.to_numeric(t["person"], errors="coerce")
+    if (person.isna() & t["person"].notna()).any():
+        i = int(np.flatnonzero((person.isna() & t["person"].notna()).to_numpy())[0])
+        raise SeqgxError(f"predictions file '{path}' line {i + 2}: person value {t['person'].iloc[i]!r} is "
+                         f"not a number; {fix}")
+    t = t.assign(person=person)
+    dup = t.duplicated(["sample", "readout"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise SeqgxError(f"predictions file '{path}' line {i + 2}: sample '{t['sample'].iloc[i]}' appears "
+                         f"twice for readout '{t['readout'].iloc[i]}'; {fix}")
+    readouts = list(dict.fromkeys(t["readout"]))
+    wide = t.pivot(index="sample", columns="readout", values="person")
+    missing = [s for s in map(str, samples) if s not in wide.index]
+    if missing:
+        raise SeqgxError(f"predictions file '{path}' lacks sample '{missing[0]}' of the haplotypes file "
+                         f"({len(missing)} missing); {fix}")
+    values = wide.reindex(index=[str(s) for s in samples], columns=readouts).to_numpy(dtype=float)
+    if len(wide) * len(readouts) != len(t):
+        raise SeqgxError(f"predictions file '{path}' does not list every sample for every readout; {fix}")
+    return readouts, values
+
+
+def read_ism(path: Path, variants: pd.DataFrame, readouts: Sequence[str]) -> dict[str, np.ndarray]:
+    """``<gene_id>.ism.tsv`` -> ISM per readout (V,), rows in the order of the haplotypes' variant table.
+
+    Readouts without an ``ism_<readout>`` column are left out (their ISM statistics are NaN)."""
+    fix = "re-run 'seqgx ism' on this gene's haplotypes file"
+    t = _read_tsv(path, "ISM file", ISM_COLUMNS, fix, dtype={"variant_id": str, "ref": str, "alt": str})
+    dup = t["variant_id"][t["variant_id"].duplicated()]
+    if len(dup):
+        raise SeqgxError(f"ISM file '{path}' lists variant '{dup.iloc[0]}' twice; {fix}")
+    idx = pd.Index(t["variant_id"]).get_indexer(variants["variant_id"].astype(str))
+    if (idx < 0).any():
+        v = variants["variant_id"].iloc[int(np.flatnonzero(idx < 0)[0])]
+        raise SeqgxError(f"ISM file '{path}' lacks variant '{v}' of the haplotypes file "
+                         f"({int((idx < 0).sum())} missing); {fix}")
+    out = {}
+    for r in readouts:
+        col = f"ism_{r}"
+        if col not in t.columns:
+            continue
+        vals = pd.to_numeric(t[col], errors="coerce").to_numpy(dtype=float)
+        out[r] = vals[idx]
+    return out
+
+
+def signed_distance(pos: np.ndarray, tss: int, strand: str) -> np.ndarray:
+    """Distance to the TSS signed in the direction of transcription: pos - tss on '+', tss - pos on '-'
+    (positive = downstream, into the gene body)."""
+    d = np.asarray(pos, dtype=np.int64) - int(tss)
+    return -d if strand == "-" else d
+
+
+# ---------------------------------------------------------------------------------------------------
+# PrediXcan baseline: a gene's weights applied to its window variants plus, optionally, VCF sites
+# ---------------------------------------------------------------------------------------------------
+
+class VcfSites:
+    """Alt-allele dosages at given positions from the cohort VCF, for PrediXcan weights outside the
+    window. Missing calls count as the reference allele (as ``seqgx personalize`` does by default)."""
+
+    def __init__(self, path: str | Path):
+        import pysam
+
+        self.path = require_file(path, "VCF", "pass the cohort's bgzipped, indexed VCF")
+        try:
+            self.vf = pysam.VariantFile(str(self.path))
+        except (OSError, ValueError) as exc:
+            raise SeqgxError(f"VCF '{self.path}' cannot be opened ({exc}); pass a bgzipped, indexed VCF") \
+                from None
+        self.contigs = list(self.vf.header.contigs)
+        self.samples = list(self.vf.header.samples)
+
+    def fetch(self, chrom: str, positions: Sequence[int],
+              samples: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
+        """Variant rows (chrom, pos, ref, alt; one per alt allele) and dosage (rows x samples)."""
+        from seqgx.genome import contig_map
+
+        contig = contig_map([chrom], self.contigs, "haplotypes", f"VCF '{self.path}'").get(chrom)
+        absent = [s for s in samples if s not in set(self.samples)]
+        if absent:
+            raise SeqgxError(f"VCF '{self.path}' lacks sample '{absent[0]}' of the haplotypes file; pass the "
+                             f"VCF the haplotypes were made from")
+        col = {s: i for i, s in enumerate(self.samples)}
+        cols = [col[s] for s in samples]
+        rows, dos = [], []
+        if contig is None:
+            return pd.DataFrame(columns=["chrom", "pos", "ref", "alt"]), np.zeros((0, len(samples)))
+        for pos in sorted(set(int(p) for p in positions)):
+            try:
+                records = list(self.vf.fetch(contig, pos - 1, pos))
+            except ValueError as exc:
+                raise SeqgxError(f"VCF '{self.path}' cannot be searched at {contig}:{pos} ({exc}); "
+                                 f"index it with 'tabix -p vcf'") from None
+            for rec in records:
+                if rec.pos != pos or not rec.alts:
+                    continue
+                gts = [rec.samples[c].get("GT") or () for c in cols]
+                for k, alt in enumerate(rec.alts, start=1):
+                    rows.append((chrom, pos, rec.ref, alt))
+                    dos.append([sum(1 for a in gt if a == k) for gt in gts])
+        table = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt"])
+        return table, np.asarray(dos, dtype=float).reshape(len(rows), len(samples))
+
+
+def gene_predixcan(weights: pd.DataFrame, gene_id: str, gh: Any, observed: np.ndarray,
+                   vcf: VcfSites | None = None) -> tuple[float, float, int]:
+    """PrediXcan R, p and number of weights used for one gene; NaN (0 used) without a model for it.
+
+    Weights are matched to the gene's window SNVs; with ``vcf`` the weights at positions outside the
+    window's SNVs are looked up there too."""
+    hit = match_gene_ids([gene_id], pd.unique(weights["gene"].astype(str))).get(str(gene_id))
+    if hit is None:
+        return math.nan, math.nan, 0
+    w = weights[weights["gene"].astype(str) == hit]
+    var = pd.DataFrame({"chrom": gh.chrom, "pos": gh.variants["pos"].to_numpy(np.int64),
+                        "ref": gh.variants["ref"].astype(str).to_numpy(),
+                        "alt": gh.variants["alt"].astype(str).to_numpy()})
+    dosage = np.asarray(gh.dosage, dtype=float)
+    if vcf is not None:
+        outside = sorted(set(w["pos"].astype(int)) - set(var["pos"].astype(int)))
+        if outside:
+            extra, extra_d = vcf.fetch(gh.chrom, outside, [str(s) for s in gh.samples])
+            var = pd.concat([var, extra], ignore_index=True)
+            dosage = np.vstack([dosage, extra_d]) if len(extra) else dosage
+    samples = [str(s) for s in gh.expression_samples]
+    pred, counts = predixcan_predict(w, var, dosage, samples)
+    obs = pd.DataFrame([observed], index=[str(gene_id)], columns=samples)
+    res = predixcan_r(pred, obs)
+    if res.empty:
+        return math.nan, math.nan, 0
+    n_used = int(counts["n_used"].iloc[0])
+    if n_used == 0:
+        return math.nan, math.nan, 0
+    return float(res["predixcan_r"].iloc[0]), float(res["predixcan_p"].iloc[0]), n_used
+
+
+# ---------------------------------------------------------------------------------------------------
+# One gene, one batch
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class StatsOptions:
+    """Options of `seqgx stats` (see its --help)."""
+
+    null_test: str = "empirical"
+    null_draws: int | None = None
+    seed: int = 0
+    min_samples: int = 20
+    elastic_net_baseline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.null_test not in NULL_TESTS:
+            raise SeqgxError(f"--null-test must be one of {', '.join(NULL_TESTS)}, got {self.null_test!r}")
+        if self.null_draws is None:
+            self.null_draws = DEFAULT_NULL_DRAWS if self.null_test == "empirical" else DEFAULT_PAPER_DRAWS
+        if self.null_draws < 2:
+            raise SeqgxError(f"--null-draws must be >= 2, got {self.null_draws}")
+        if self.min_samples < 3:
+            raise SeqgxError(f"--min-samples must be >= 3 (a correlation needs 3 samples), got "
+                             f"{self.min_samples}")
+
+
+def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: np.ndarray | None,
+                ism: dict[str, np.ndarray] | None, opts: StatsOptions,
+                baselines: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """genes.tsv rows (one per readout) and drivers.tsv rows of one gene.
+
+    ``person``: (S, R) predictions in the haplotypes' sample order; ``observed``: (S,) expression or None
+    (gene not in the expression matrix: status ``no_expression``); ``ism``: readout -> (V,) or None.
+    """
+    head = {"gene_id": str(gh.gene_id), "gene_name": str(gh.gene_name), "chrom": str(gh.chrom),
+            "tss": int(gh.tss), "strand": str(gh.strand)}
+    base = {c: math.nan for c in BASELINE_COLUMNS}
+    base.update(predixcan_n_used=0, predixcan_source="")
+    base.update(baselines or {})
+    dist = signed_distance(gh.variants["pos"].to_numpy(np.int64), gh.tss, gh.strand)
+    d = np.asarray(gh.dosage)
+    varies = bool(d.size and np.any(d != d[:, :1]))
+    rows: list[dict[str, Any]] = []
+    drivers: list[pd.DataFrame] = []
+    for k, readout in enumerate(readouts):
+        if observed is None:
+            fields: dict[str, Any] = dict.fromkeys(GENE_FIELDS, math.nan)
+            fields.update(n_samples=0, n_snvs=int(gh.n_variants), null_draws=0, n_drivers=0,
+                          status="no_expression")
+            dr = None
+        else:
+            iv = ism.get(readout) if ism is not None else None
+            fields, dr = gene_statistics(person[:, k], observed, gh.dosage, ism=iv, null_test=opts.null_test,
+                                         n_draws=opts.null_draws, rng=gene_rng(opts.seed, gh.gene_id),
+                                         min_samples=opts.min_samples, with_drivers=True,
+                                         distance_to_tss=dist)
+            if iv is None:
+                fields["n_drivers"] = math.nan  # no ISM for this readout: drivers unknown, not zero
+            if fields["status"] == "constant_prediction" and not varies:
+                fields["status"] = "no_snvs"  # the root cause: nothing differs between people
+        rows.append({**head, "readout": readout, **fields, **base})
+        if dr is not None and len(dr):
+            vi = dr["variant_index"].to_numpy(np.int64)
+            v = gh.variants.iloc[vi]
+            drivers.append(pd.DataFrame({
+                "gene_id": str(gh.gene_id), "readout": readout,
+                "variant_id": v["variant_id"].astype(str).to_numpy(), "pos": v["pos"].to_numpy(np.int64),
+                "ref": v["ref"].astype(str).to_numpy(), "alt": v["alt"].astype(str).to_numpy(),
+                "distance_to_tss": dr["distance_to_tss"].to_numpy(np.int64), "ism": dr["ism"].to_numpy(),
+                "rank": dr["rank"].to_numpy(), "frac_increase": dr["frac_increase"].to_numpy(),
+                "driver_r": dr["driver_r"].to_numpy(), "driver_p": dr["driver_p"].to_numpy(),
+                "eqtl_slope": dr["eqtl_slope"].to_numpy(), "eqtl_p": dr["eqtl_p"].to_numpy(),
+                "eqtl_r": dr["eqtl_r"].to_numpy(), "n_carriers": dr["carriers"].to_numpy(),
+                "carrier_fraction": dr["carrier_fraction"].to_numpy(),
+                "is_main": dr["main_driver"].to_numpy(bool), "supported": dr["supported"].to_numpy(),
+                "frac": dr["frac"].to_numpy()}))
+    table = pd.concat(drivers, ignore_index=True) if drivers else empty_drivers()
+    return rows, table
+
+
+def empty_drivers() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("gene_id", "readout", "variant_id", "ref", "alt")
+                                       else float) for c in DRIVER_COLUMNS})
+
+
+def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | Path], expression: str | Path,
+                 ism: Sequence[str | Path] | None = None, predictdb: str | Path | None = None,
+                 vcf: str | Path | None = None, opts: StatsOptions | None = None,
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`seqgx stats` on a batch: (genes table, drivers table) for every haplotypes file given."""
+    from seqgx.personalize import GeneHaplotypes
+
+    opts = opts or StatsOptions()
+    hap_files = expand_inputs(haplotypes, ".haplotypes.npz", "haplotypes")
+    pred_files = _by_gene(expand_inputs(predictions, ".predictions.tsv", "predictions"), ".predictions.tsv")
+    ism_files = _by_gene(expand_inputs(ism, ".ism.tsv", "ISM"), ".ism.tsv") if ism else None
+    pred_dir = Path(predictions[0]) if len(predictions) == 1 and Path(predictions[0]).is_dir() else None
+    ism_dir = Path(ism[0]) if ism and len(ism) == 1 and Path(ism[0]).is_dir() else None
+    expr = read_expression(expression)
+    weights = read_predictdb(predictdb) if predictdb else None
+    sites = VcfSites(vcf) if vcf and weights is not None else None
+    if vcf and weights is None:
+        log.warning("--vcf is only used for PredictDB weights outside the window; no --predictdb given")
+    if ism_files is None:
+        log.warning("no --ism given: approx_r, approx_obs_r and drivers are not computed")
+    rows: list[dict[str, Any]] = []
+    drivers: list[pd.DataFrame] = []
+    seen: dict[str, Path] = {}
+    for path in progress(hap_files, "genes"):
+        gh = GeneHaplotypes.load(path)
+        gid = str(gh.gene_id)
+        if gid in seen:
+            raise SeqgxError(f"gene '{gid}' comes twice: haplotypes files '{seen[gid]}' and '{path}'; "
+                             f"pass each gene once")
+        seen[gid] = path
+        ppath = pred_files.get(gid)
+        if ppath is None:
+            where = pred_dir / f"{gid}.predictions.tsv" if pred_dir else f"{gid}.predictions.tsv"
+            raise SeqgxError(f"gene '{gid}' has haplotypes '{path}' but no predictions file '{where}'; run "
+                             f"'seqgx predict' on it or pass its predictions")
+        readouts, person = read_predictions(ppath, gid, [str(s) for s in gh.samples])
+        ism_values = None
+        if ism_files is not None:
+            ipath = ism_files.get(gid)
+            if ipath is None:
+                where = ism_dir / f"{gid}.ism.tsv" if ism_dir else f"{gid}.ism.tsv"
+                raise SeqgxError(f"gene '{gid}' has haplotypes '{path}' but no ISM file '{where}'; run "
+                                 f"'seqgx ism' on it or pass its ISM table")
+            ism_values = read_ism(ipath, gh.variants, readouts)
+            lacking = [r for r in readouts if r not in ism_values]
+            if lacking:
+                log.warning("%s: ISM file %s has no column ism_%s: its ISM statistics are NaN", gid, ipath,
+                            lacking[0])
+        observed = expression_row(expr, gid, [str(s) for s in gh.expression_samples])
+        if observed is None:
+            log.warning("%s: not in the expression matrix %s; kept with status no_expression", gid,
+                        expression)
+        baselines: dict[str, Any] = {}
+        if observed is not None and weights is not None:
+            r, p, n_used = gene_predixcan(weights, gid, gh, observed, sites)
+            baselines.update(predixcan_r=r, predixcan_p=p, predixcan_n_used=n_used,
+                             predixcan_source="predictdb" if np.isfinite(r) else "")
+        if observed is not None and opts.elastic_net_baseline:
+            er, ep, _ = elastic_net_baseline(gh.dosage, observed, seed=opts.seed)
+            baselines.update(elastic_net_r=er, elastic_net_p=ep)
+            # The cohort's own elastic net stands in for PrediXcan where PredictDB has no model.
+            if not np.isfinite(baselines.get("predixcan_r", math.nan)) and np.isfinite(er):
+                baselines.update(predixcan_r=er, predixcan_p=ep, predixcan_source="elastic_net")
+        gene_rows, gene_drivers = gene_tables(gh, readouts, person, observed, ism_values, opts, baselines)
+        rows.extend(gene_rows)
+        if len(gene_drivers):
+            drivers.append(gene_drivers)
+        log.info("%s: %s", gid, ", ".join(f"{r['readout']} r={r['r']:.3f} ({r['status']})"
+                                          for r in gene_rows))
+    genes = pd.DataFrame(rows, columns=list(BATCH_GENE_COLUMNS))
+    dr = pd.concat(drivers, ignore_index=True)[list(DRIVER_COLUMNS)] if drivers else empty_drivers()
+    return genes, dr
+
+
+def default_batch_name(haplotypes: Sequence[str | Path]) -> str:
+    """A batch name derived from the inputs: the gene id for one gene, else the first gene id, the
+    number of genes and a checksum of all input names (stable across runs)."""
+    files = expand_inputs(haplotypes, ".haplotypes.npz", "haplotypes")
+    ids = [p.name.removesuffix(".haplotypes.npz") for p in files]
+    if len(ids) == 1:
+        return ids[0]
+    return f"{ids[0]}+{len(ids) - 1}_{zlib.crc32(chr(9).join(sorted(ids)).encode()):08x}"
+
+
+def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.9g")
+    return path
+
+
+def write_batch(genes: pd.DataFrame, drivers: pd.DataFrame, out_dir: str | Path,
+                batch_name: str) -> list[Path]:
+    """Write ``<batch>.genes.tsv`` and ``<batch>.drivers.tsv`` under ``out_dir``."""
+    if not batch_name or any(c in batch_name for c in "/\\\t\n") or batch_name.startswith("."):
+        raise SeqgxError(f"--batch-name {batch_name!r} cannot be a file name; use letters, digits and "
+                         f". _ - +")
+    out = Path(out_dir)
+    return [_write_tsv(genes, out / f"{batch_name}.genes.tsv"),
+            _write_tsv(drivers, out / f"{batch_name}.drivers.tsv")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Merge across batches
+# ---------------------------------------------------------------------------------------------------
+
+def _read_batch_table(path: Path, columns: Sequence[str], what: str) -> pd.DataFrame:
+    fix = "pass the files 'seqgx stats' wrote"
+    t = _read_tsv(path, what, columns, fix, dtype={"gene_id": str, "gene_name": str, "chrom": str,
+                                                   "readout": str, "status": str, "strand": str,
+                                                   "variant_id": str, "ref": str, "alt": str,
+                                                   "predixcan_source": str})
+    return t
+
+
+def _as_bool(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: v if isinstance(v, bool) else str(v).strip().lower() in ("true", "1"))
+
+
+def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | None = None,
+                 annotation: str | Path | None = None, fdr_alpha: float = 0.05,
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Concatenate batch tables, add BH ``fdr`` per readout over ``null_p`` across all genes and
+    ``significant`` (fdr < alpha); return (genes, drivers, summary)."""
+    if not 0 < fdr_alpha <= 1:
+        raise SeqgxError(f"--fdr-alpha must be in (0, 1], got {fdr_alpha}")
+    gene_files = expand_inputs(genes, ".genes.tsv", "genes")
+    gene_files = [p for p in gene_files if p.name != "genes.tsv"]  # a previous merge's output
+    if not gene_files:
+        raise SeqgxError("no '<batch>.genes.tsv' files given; pass the directory 'seqgx stats' wrote")
+    if drivers:
+        driver_files = [p for p in expand_inputs(drivers, ".drivers.tsv", "drivers")
+                        if p.name != "drivers.tsv"]
+    else:
+        driver_files = []
+        for g in gene_files:
+            d = g.with_name(g.name.removesuffix(".genes.tsv") + ".drivers.tsv")
+            if not d.is_file():
+                raise SeqgxError(f"genes table '{g}' has no drivers table '{d}' beside it; pass --drivers")
+            driver_files.append(d)
+    tables = []
+    where: dict[tuple[str, str], Path] = {}
+    for p in gene_files:
+        t = _read_batch_table(p, BATCH_GENE_COLUMNS, "genes table")
+        for key in zip(t["gene_id"], t["readout"], strict=True):
+            if key in where:
+                raise SeqgxError(f"gene '{key[0]}' readout '{key[1]}' is in both '{where[key]}' and '{p}'; "
+                                 f"pass each batch once")
+            where[key] = p
+        tables.append(t)
+    g = pd.concat(tables, ignore_index=True)
+    g["predixcan_source"] = g["predixcan_source"].fillna("")
+    dtabs = [_read_batch_table(p, DRIVER_COLUMNS[:-1], "drivers table") for p in driver_files]
+    d = pd.concat(dtabs, ignore_index=True) if dtabs else empty_drivers()
+    for c in DRIVER_COLUMNS:
+        if c not in d:
+            d[c] = np.nan
+    d = d[list(DRIVER_COLUMNS)]
+    if len(d):
+        d["is_main"] = _as_bool(d["is_main"])
+    if annotation:
+        g = _annotate(g, annotation)
+    fdr = np.full(len(g), np.nan)
+    for _, idx in g.groupby("readout", sort=False).indices.items():
+        fdr[idx] = bh_fdr(g["null_p"].to_numpy(dtype=float)[idx])
+    g.insert(g.columns.get_loc("null_p") + 1, "fdr", fdr)
+    g.insert(g.columns.get_loc("fdr") + 1, "significant", significant(fdr, fdr_alpha))
+    extra = [c for c in g.columns if c not in MERGED_GENE_COLUMNS]
+    g = g[list(MERGED_GENE_COLUMNS) + extra]
+    summary = {"fdr_alpha": fdr_alpha, "n_batches": len(gene_files), "n_genes": int(g["gene_id"].nunique()),
+               "status_counts": {str(r): {str(k): int(v) for k, v in t["status"].value_counts().items()}
+                                 for r, t in g.groupby("readout", sort=True)},
+               "readouts": summarize(g, d)}
+    return g, d, summary
+
+
+def _annotate(g: pd.DataFrame, annotation: str | Path) -> pd.DataFrame:
+    """Take gene_name, chrom, tss and strand from an annotation (GTF, TSV or a genes.tsv)."""
+    from seqgx.genes import read_annotation
+
+    ann = read_annotation(annotation).set_index("gene_id")
+    mapping = match_gene_ids(pd.unique(g["gene_id"]), ann.index)
+    hit = g["gene_id"].map(mapping)
+    ok = hit.notna().to_numpy()
+    if not ok.all():
+        log.warning("annotation %s: %d of %d genes not found; their gene fields are kept", annotation,
+                    int(g.loc[~ok, "gene_id"].nunique()), int(g["gene_id"].nunique()))
+    for c in ("gene_name", "chrom", "tss", "strand"):
+        g.loc[ok, c] = ann.loc[hit[ok], c].to_numpy()
+    return g
+
+
+def _json_safe(x: Any) -> Any:
+    """NaN/inf -> None (JSON has no NaN), numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def write_json(obj: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(_json_safe(obj), indent=1) + "\n")
+    return path
+
+
+def write_merged(genes: pd.DataFrame, drivers: pd.DataFrame, summary: dict[str, Any],
+                 out_dir: str | Path) -> list[Path]:
+    out = Path(out_dir)
+    return [_write_tsv(genes, out / "genes.tsv"), _write_tsv(drivers, out / "drivers.tsv"),
+            write_json(summary, out / "summary.json")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fine-tuned readout
+# ---------------------------------------------------------------------------------------------------
+
+def read_reference_tracks(path: Path) -> tuple[list[str], np.ndarray, list[int]]:
+    """``<gene_id>.reference_tracks.tsv`` -> (track names in track order, bin sums (T,), bins)."""
+    fix = "re-run 'seqgx predict --reference-tracks'"
+    t = _read_tsv(path, "reference tracks file", REFERENCE_TRACK_COLUMNS, fix, dtype={"track_name": str})
+    t = t.sort_values("track_index", kind="stable")
+    if not np.array_equal(t["track_index"].to_numpy(), np.arange(len(t))):
+        raise SeqgxError(f"reference tracks file '{path}': track_index must run 0..{len(t) - 1} once "
+                         f"each; {fix}")
+    vals = pd.to_numeric(t["bin_sum"], errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(vals)):
+        i = int(np.flatnonzero(~np.isfinite(vals))[0])
+        raise SeqgxError(f"reference tracks file '{path}': bin_sum of track {i} is not a finite number; "
+                         f"{fix}")
+    bins = [int(c[4:]) for c in t.columns if c.startswith("bin_") and c != "bin_sum" and c[4:].isdigit()]
+    return t["track_name"].fillna("").astype(str).tolist(), vals, bins
+
+
+def finetune(reference_tracks: Sequence[str | Path], expression: str | Path, genes: str | Path,
+             pseudocount: float = 1.0, folds: int = 5, seed: int = 0,
+             samples: str | Path | None = None) -> tuple[list[str], np.ndarray, float, dict[str, Any],
+                                                        pd.DataFrame]:
+    """Fit the fine-tuned readout: features log2(bin_sum + pseudocount) of every track of each gene's
+    reference sequence, target the gene's mean observed expression across samples, chromosomes held
+    out (:func:`seqgx.stats.finetune_readout`). Returns (track names, weights, intercept, report,
+    held-out table)."""
+    from seqgx.genes import read_batch
+
+    if not pseudocount > 0:
+        raise SeqgxError(f"--pseudocount must be > 0 so log2 is finite, got {pseudocount}")
+    if folds < 2:
+        raise SeqgxError(f"--folds must be >= 2, got {folds}")
+    files = _by_gene(expand_inputs(reference_tracks, ".reference_tracks.tsv", "reference tracks"),
+                     ".reference_tracks.tsv")
+    if not files:
+        raise SeqgxError("no '<gene_id>.reference_tracks.tsv' files given; run 'seqgx predict "
+                         "--reference-tracks' and pass its output directory")
+    gtab = read_batch(genes)
+    chrom_of = dict(zip(gtab["gene_id"].astype(str), gtab["chrom"].astype(str), strict=True))
+    expr = read_expression(expression)
+    if samples:
+        st = _read_tsv(require_file(samples, "samples file"), "samples file", ("expression_sample",),
+                       "pass samples.tsv from 'seqgx check-inputs'", dtype=str)
+        keep = [s for s in st["expression_sample"] if s in set(expr.columns)]
+        if not keep:
+            raise SeqgxError(f"samples file '{samples}': none of its expression samples is in the expression "
+                             f"matrix '{expression}'; pass the matching files")
+        expr = expr[keep]
+    names: list[str] | None = None
+    bins: list[int] = []
+    first = None
+    X, y, chrom, ids = [], [], [], []
+    skipped = {"not_in_genes": 0, "not_in_expression": 0, "no_expression_values": 0}
+    emap = match_gene_ids(list(files), expr.index)
+    for gid, path in files.items():
+        tn, vals, b = read_reference_tracks(path)
+        if names is None:
+            names, bins, first = tn, b, path
+        elif tn != names or b != bins:
+            raise SeqgxError(f"reference tracks file '{path}' has other tracks or bins than '{first}'; pass "
+                             f"files from one 'seqgx predict' run (same model and --bins)")
+        if gid not in chrom_of:
+            skipped["not_in_genes"] += 1
+            continue
+        if gid not in emap:
+            skipped["not_in_expression"] += 1
+            continue
+        row = expr.loc[emap[gid]].to_numpy(dtype=float)
+        row = row[np.isfinite(row)]
+        if not row.size:
+            skipped["no_expression_values"] += 1
+            continue
+        if np.any(vals + pseudocount <= 0):
+            t = int(np.flatnonzero(vals + pseudocount <= 0)[0])
+            raise SeqgxError(f"reference tracks file '{path}': track {t} bin_sum {vals[t]} + pseudocount "
+                             f"{pseudocount} is not positive, so its log2 is undefined; raise --pseudocount")
+        X.append(np.log2(vals + pseudocount))
+        y.append(float(row.mean()))
+        chrom.append(chrom_of[gid])
+        ids.append(gid)
+    for k, v in skipped.items():
+        if v:
+            log.warning("fine-tuning: %d genes skipped (%s)", v, k.replace("_", " "))
+    if len(ids) < 3:
+        raise SeqgxError(f"fine-tuning needs at least 3 genes with reference tracks, a chromosome in "
+                         f"'{genes}' and expression; got {len(ids)}")
+    assert names is not None
+    weights, intercept, heldout_r, heldout = finetune_readout(np.vstack(X), np.asarray(y), chrom,
+                                                              n_folds=folds, seed=seed)
+    heldout.insert(0, "gene_id", ids)
+    per_fold = {}
+    for f, t in heldout.groupby("fold"):
+        per_fold[str(int(f))] = {"chromosomes": sorted(set(t["chrom"])), "n_genes": int(len(t)),
+                                 "r": pearson(t["predicted"].to_numpy(), t["observed"].to_numpy())[0]}
+    report = {"heldout_r": heldout_r, "n_genes": len(ids), "n_tracks": len(names),
+              "n_nonzero_weights": int(np.count_nonzero(np.round(weights, 6))), "intercept": intercept,
+              "pseudocount": pseudocount, "bins": bins, "folds": per_fold,
+              "n_folds": int(heldout["fold"].max() + 1),
+              "seed": seed, "n_chromosomes": len(set(chrom)), "skipped": skipped,
+              "feature": "log2(bin_sum + pseudocount) of the reference sequence, every track",
+              "target": "mean observed expression across samples"}
+    return names, weights, intercept, report, heldout
+
+
+def write_finetune(names: Sequence[str], weights: np.ndarray, intercept: float, report: dict[str, Any],
+                   heldout: pd.DataFrame, out: str | Path,
+                   report_path: str | Path | None = None) -> list[Path]:
+    """Weights CSV (:func:`seqgx.stats.write_readout_weights`), JSON report and per-gene held-out TSV."""
+    out = Path(out)
+    rp = Path(report_path) if report_path else out.with_suffix(".report.json")
+    hp = rp.with_name(rp.name.removesuffix(".json").removesuffix(".report") + ".heldout.tsv")
+    report = {**report, "weights": str(out), "heldout_table": str(hp)}
+    return [write_readout_weights(out, names, weights, intercept), write_json(report, rp),
+            _write_tsv(heldout, hp)]

@@ -1,0 +1,147 @@
+"""`seqgx ism`: in-silico mutagenesis per SNV, input gradients and saturation ISM around the TSS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from seqgx.errors import SeqgxError
+from seqgx.log import get_logger
+
+NAME = "ism"
+HELP = ("In-silico mutagenesis of each gene's SNVs (fast exact path for Enformer), optional input "
+        "gradients and saturation ISM around the TSS; write <gene_id>.ism.tsv")
+log = get_logger(__name__)
+
+# Flags of `seqgx predict` that have no meaning for ISM (it predicts single-substitution references).
+_PREDICT_ONLY = {"--person-combine", "--no-dedup", "--reference-tracks"}
+
+
+class _SkipFlags:
+    """Lets `seqgx predict`'s argument helper fill this parser, minus the predict-only flags."""
+
+    def __init__(self, parser: argparse.ArgumentParser):
+        self._parser = parser
+
+    def add_argument(self, *names: str, **kw: Any) -> Any:
+        if names and names[0] in _PREDICT_ONLY:
+            return None
+        return self._parser.add_argument(*names, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from seqgx.cli import predict as predict_cli
+
+    # The same model and readout flags as `seqgx predict` (incl. --haplotypes and --out).
+    predict_cli.add_arguments(_SkipFlags(p))  # type: ignore[arg-type]
+    p.add_argument("--method", choices=("fast", "full"), default="fast",
+                   help="fast: exact ISM recomputing only the convolutional trunk around each SNV "
+                        "(torch Enformer/oracle); full: whole mutated sequences through any backend")
+    p.add_argument("--allow-full-forward", action="store_true",
+                   help="when fast ISM is not possible (ONNX or bring-your-own model), fall back to "
+                        "full-forward ISM instead of failing")
+    p.add_argument("--gradients", action="store_true",
+                   help="also the input gradient per SNV (grad[alt] - grad[ref]) and the gradient x input "
+                        "track per gene (<gene_id>.gradients.npz; torch backend)")
+    p.add_argument("--tss-window", type=int, default=1000,
+                   help="saturation ISM of every base within N bp each side of the TSS "
+                        "(<gene_id>.saturation.npz; default 1000, 0 = off)")
+
+
+def _readouts(args: argparse.Namespace, backend: Any) -> list:
+    from seqgx.cli.predict import _default_tracks
+    from seqgx.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
+
+    names = backend.track_names
+    bins = parse_bins(args.bins, backend.n_bins)
+    if args.tracks is not None:
+        specs = args.tracks
+    else:
+        specs = [] if args.finetuned_weights else _default_tracks(names)
+    if [s.lower() for s in specs] == ["none"]:
+        specs = []
+    readouts: list = [TrackReadout(t, bins, names[t]) for t in resolve_tracks(specs, names)]
+    if args.finetuned_weights:
+        readouts.append(load_finetuned_readout(args.finetuned_weights, names, bins, args.pseudocount))
+    return readouts
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqgx.attribution import ReadoutSet, attribute_gene, write_result
+    from seqgx.personalize import GeneHaplotypes
+    from seqgx.predict import Predictor, TorchBackend, open_backend
+
+    if args.tss_window < 0:
+        raise SeqgxError(f"--tss-window must be >= 0 bp, got {args.tss_window}")
+    if args.max_shift < 0:
+        raise SeqgxError(f"--max-shift must be >= 0, got {args.max_shift}")
+    first = GeneHaplotypes.load(args.haplotypes[0])
+    providers = [s for s in args.providers.split(",") if s.strip()] if args.providers else None
+    backend = open_backend(args.model, first.window_length, backend=args.backend, hparams=args.hparams,
+                           providers=providers, device=args.device, precision=args.precision,
+                           allow_cpu_fallback=args.allow_cpu_fallback, track_names=args.track_names,
+                           seed=args.seed)
+    readouts = _readouts(args, backend)
+    shifts = range(-args.max_shift, args.max_shift + 1)
+    predictor = Predictor(backend, readouts, shifts=shifts, reverse_complement=args.reverse_complement,
+                          batch_size=args.batch_size or None)
+    rset = ReadoutSet(readouts, predictor.bins, predictor.tracks)
+    is_torch = isinstance(predictor.backend, TorchBackend)
+    module = predictor.backend.module if is_torch else None
+    method = args.method
+    if method == "fast":
+        why = _fast_unavailable(args, module)
+        if why:
+            if not args.allow_full_forward:
+                raise SeqgxError(f"fast ISM is not possible: {why}; use --method full, or add "
+                                 f"--allow-full-forward to fall back to full-forward ISM")
+            log.warning("fast ISM is not possible (%s): using full-forward ISM as allowed", why)
+            method = "full"
+    if args.gradients and module is None:
+        raise SeqgxError(f"--gradients needs the torch backend, but model '{args.model}' runs on "
+                         f"{predictor.backend.name}; pass a torch model or drop --gradients")
+    device = getattr(predictor.backend, "device", "cpu")
+    batch = args.batch_size or (16 if str(device).startswith("cuda") else 4)
+    t0 = time.perf_counter()
+    summary = []
+    for i, path in enumerate(args.haplotypes):
+        gh = first if i == 0 else GeneHaplotypes.load(path)
+        if gh.window_length != backend.seq_len:
+            raise SeqgxError(f"haplotypes file '{path}': window of {gh.window_length} bp but the model takes "
+                             f"{backend.seq_len} bp; use a model for this window length")
+        if gh.n_variants == 0:
+            log.info("%s: no variants in the window; writing an empty ISM table", gh.gene_id)
+        res = attribute_gene(gh, rset, method=method, module=module, outputs=predictor.outputs,
+                             gradients=args.gradients, tss_window=args.tss_window, batch_size=batch,
+                             device=device, source=f"haplotypes file '{path}'")
+        write_result(res, gh, args.out)
+        summary.append({"gene_id": gh.gene_id, "n_variants": int(gh.n_variants),
+                        "n_substitutions": res.n_substitutions, "seconds": round(res.seconds, 3)})
+        log.info("%s: ISM of %d SNVs%s (%s) in %.1f s", gh.gene_id, gh.n_variants,
+                 f" + {res.n_substitutions - gh.n_variants} saturation substitutions"
+                 if res.saturation is not None else "", method, res.seconds)
+    print(json.dumps({"genes": len(summary), "method": method, "seconds": round(time.perf_counter() - t0, 3),
+                      "model": backend.identity.get("source")}))
+    return 0
+
+
+def _fast_unavailable(args: argparse.Namespace, module: Any) -> str:
+    """Why the fast path cannot run (empty string when it can)."""
+    from seqgx.attribution import split_model
+
+    if module is None:
+        return f"model '{args.model}' runs on the ONNX backend (fast ISM needs the torch model)"
+    if args.max_shift or args.reverse_complement:
+        return "the shift / reverse-complement ensemble is only supported by full-forward ISM"
+    if args.precision != "fp32":
+        return f"fast ISM runs in fp32 only, not {args.precision}"
+    try:
+        split_model(module)
+    except SeqgxError as exc:
+        return str(exc).split(";")[0]
+    return ""

@@ -1,0 +1,52 @@
+"""seqgx stats: per gene and readout accuracy, gene-specific null, baselines and driver SNVs of a batch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from seqgx.stats import NULL_TESTS
+
+NAME = "stats"
+HELP = ("Correlate each gene's personal predictions with observed expression, test against the gene's "
+        "null, find driver SNVs; write <batch>.genes.tsv and <batch>.drivers.tsv")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--haplotypes", nargs="+", required=True,
+                   help="<gene_id>.haplotypes.npz files or directories of them (one row set per gene)")
+    p.add_argument("--predictions", nargs="+", required=True,
+                   help="directory (or files) of <gene_id>.predictions.tsv from 'seqgx predict'")
+    p.add_argument("--ism", nargs="+",
+                   help="directory (or files) of <gene_id>.ism.tsv from 'seqgx ism' (without it: no drivers, "
+                        "approx_r/approx_obs_r NaN)")
+    p.add_argument("--expression", required=True, help="expression matrix TSV (genes x samples)")
+    p.add_argument("--predictdb", help="PredictDB SQLite model (table 'weights') for the PrediXcan baseline")
+    p.add_argument("--vcf", help="cohort VCF, to use PredictDB weights at SNVs outside the gene's window")
+    p.add_argument("--null-test", choices=NULL_TESTS, default="empirical",
+                   help="'empirical' (p from the null draws; default) or 'paper' (the published t test)")
+    p.add_argument("--null-draws", type=int, default=None,
+                   help="random SNV models per gene (default 1000 for empirical, 50 for paper)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the null draws and cross-validation")
+    p.add_argument("--min-samples", type=int, default=20,
+                   help="minimum samples with prediction and expression (default 20)")
+    p.add_argument("--elastic-net-baseline", action="store_true",
+                   help="also fit an elastic net on the cohort's own genotypes (nested CV) per gene")
+    p.add_argument("--batch-name", help="output name prefix (default: derived from the haplotypes files)")
+    p.add_argument("--out", required=True, help="output directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqgx.assess import StatsOptions, assess_batch, default_batch_name, write_batch
+
+    opts = StatsOptions(null_test=args.null_test, null_draws=args.null_draws, seed=args.seed,
+                        min_samples=args.min_samples, elastic_net_baseline=args.elastic_net_baseline)
+    name = args.batch_name or default_batch_name(args.haplotypes)
+    genes, drivers = assess_batch(args.haplotypes, args.predictions, args.expression, ism=args.ism,
+                                  predictdb=args.predictdb, vcf=args.vcf, opts=opts)
+    paths = write_batch(genes, drivers, args.out, name)
+    status = genes.groupby("status").size().to_dict()
+    print(json.dumps({"batch": name, "genes": int(genes["gene_id"].nunique()), "rows": len(genes),
+                      "drivers": len(drivers), "status": {str(k): int(v) for k, v in status.items()},
+                      "outputs": [str(p) for p in paths]}))
+    return 0
