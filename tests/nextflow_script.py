@@ -1,7 +1,8 @@
 """Render a Nextflow process's `script:` block to bash, the way Nextflow would, for tests.
 
 Nextflow cannot run here, so tests render each process's script from the module file itself and run
-it on fixtures. Supported, as the modules use them: `def NAME = INPUT ? "TEXT" : ''` lines, a
+it on fixtures. Supported, as the modules use them: `def NAME = COND ? "TEXT" : ''` lines (either
+order, COND an input or `params.x`), a
 triple-double-quoted GString with `${name}`, `${name.baseName}`, `${params.x}` and `${task.process}`,
 and the escapes `\\\\` and `\\$`. Anything else fails loudly, so a module that grows past this
 renderer is noticed.
@@ -13,7 +14,8 @@ import re
 import textwrap
 from pathlib import Path
 
-_DEF = re.compile(r"""^\s*def\s+(\w+)\s*=\s*(\w+)\s*\?\s*"([^"]*)"\s*:\s*''\s*$""")
+# def NAME = COND ? "TEXT" : ''   or   def NAME = COND ? '' : "TEXT"   (COND: an input or params.x)
+_DEF = re.compile(r"""^\s*def\s+(\w+)\s*=\s*([\w.]+)\s*\?\s*("[^"]*"|'')\s*:\s*("[^"]*"|'')\s*$""")
 _EXPR = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -44,6 +46,8 @@ def _value(expr: str, env: dict[str, object], params: dict[str, object], process
     if name not in env:
         raise KeyError(f"script uses '{expr}', not bound by the test")
     value = env[name]
+    if isinstance(value, list | tuple):  # a path input holding several files: space-separated names
+        value = " ".join(str(v) for v in value)
     if attr == "":
         return "" if value is None else str(value)
     if attr == "baseName":
@@ -64,10 +68,15 @@ def render_script(module: Path, env: dict[str, object], params: dict[str, object
         m = _DEF.match(ln)
         if not m:
             raise ValueError(f"unsupported def line in {module}: {ln.strip()}")
-        name, cond, text = m.groups()
-        if cond not in env:
+        name, cond, if_true, if_false = m.groups()
+        if cond.startswith("params."):
+            truthy = bool(params[cond.split(".", 1)[1]])
+        elif cond in env:
+            truthy = bool(env[cond])
+        else:
             raise KeyError(f"def uses input '{cond}', not bound by the test")
-        env[name] = _EXPR.sub(lambda e: _value(e.group(1), env, params, process), text) if env[cond] else ""
+        text = (if_true if truthy else if_false)[1:-1]
+        env[name] = _EXPR.sub(lambda e: _value(e.group(1), env, params, process), text)
     rest = "\n".join(ln for ln in lines if ln not in defs)
     start, end = rest.index('"""'), rest.rindex('"""')
     gstring = rest[start + 3:end]

@@ -36,7 +36,8 @@ def test_nextflow_files_parse() -> None:
     assert set(MODULES) <= parsed
 
 
-@pytest.mark.parametrize("config", ["nextflow.config", "conf/base.config", "conf/test.config"])
+@pytest.mark.parametrize("config", ["nextflow.config", "conf/base.config", "conf/test.config",
+                                    "conf/modules.config"])
 def test_configs_parse(config: str) -> None:
     result = reftrace.ConfigFile.from_file(str(REPO / config))
     assert getattr(result, "error", None) is None, result
@@ -70,36 +71,49 @@ def test_process_conventions(module: Path) -> None:
         rf"include\s*{{\s*{proc.name}\s*}}", main_nf), f"{proc.name} not included in main.nf"
 
 
-def _declared_outputs(module: Path) -> list[str]:
-    return re.findall(r"path\(?\s*'([^']+)'", process_blocks(module)["output"])
+def _declared_outputs(module: Path, env: dict) -> list[str]:
+    """Output globs a task must produce (those marked `optional: true` may be absent)."""
+    lines = [ln for ln in process_blocks(module)["output"].splitlines() if "optional: true" not in ln]
+    globs = re.findall(r"""path\(?\s*['"]([^'"]+)['"]""", "\n".join(lines))
+    return [re.sub(r"\$\{(\w+)\}", lambda m: str(env[m.group(1)]), g) for g in globs]
+
+
+# Pipeline parameters for the runs below: defaults, with the closed-form oracle as the model.
+TEST_PARAMS = defaults() | {"model": "oracle", "tracks": "oracle:TATA,oracle:CACGTG"}
+
+
+def _stage(value: Path, workdir: Path) -> str:
+    link = workdir / value.name
+    if not link.exists():
+        link.symlink_to(value)
+    return value.name
 
 
 def _run_process(module: Path, env: dict, workdir: Path, section: str = "script") -> Path:
     """Stage inputs (symlinks, as Nextflow does), run the rendered script, check declared outputs."""
     workdir.mkdir(parents=True)
-    staged = {}
+    staged: dict[str, object] = {}
     for name, value in env.items():
         if isinstance(value, Path):
-            link = workdir / value.name
-            if not link.exists():
-                link.symlink_to(value)
-            staged[name] = value.name
+            staged[name] = _stage(value, workdir)
+        elif isinstance(value, list):
+            staged[name] = [_stage(v, workdir) for v in value]
         else:
             staged[name] = value
-    script = render_script(module, staged, defaults() | {"min_samples": 20}, module.parent.name.upper(),
-                           section)
+    script = render_script(module, staged, TEST_PARAMS, module.parent.name.upper(), section)
     bin_dir = Path(sys.executable).parent  # the `seqgx` entry point of this environment
     env_vars = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env_vars,
                           capture_output=True, text=True)
     assert proc.returncode == 0, f"{module.parent.name} {section} failed:\n{script}\n{proc.stderr}"
-    for pattern in _declared_outputs(module):
+    for pattern in _declared_outputs(module, staged):
         assert glob.glob(str(workdir / pattern)), f"{module.parent.name}: no output matches {pattern}"
     return workdir
 
 
 def test_process_scripts_run_on_cohort(cohort: dict, tmp_path: Path) -> None:
-    """CHECK_INPUTS -> GENES -> PERSONALIZE, each from its module's own script block."""
+    """CHECK_INPUTS -> GENES -> PERSONALIZE -> PREDICT -> ISM -> STATS -> MERGE, each from its module's
+    own script block, on the first batch's first two genes."""
     mods = {m.parent.name: m for m in MODULES}
     fasta, vcf = Path(cohort["fasta"]), Path(cohort["vcf"])
     common = {"fasta": fasta, "fai": Path(str(fasta) + ".fai"), "vcf": vcf,
@@ -114,7 +128,27 @@ def test_process_scripts_run_on_cohort(cohort: dict, tmp_path: Path) -> None:
     assert batches
     hap = _run_process(mods["personalize"], {**common, "batch": batches[0],
                                              "samples": check / "check" / "samples.tsv"}, tmp_path / "pers")
-    assert list((hap / "haplotypes").glob("*.haplotypes.npz"))
+    hap_files = sorted((hap / "haplotypes").glob("*.haplotypes.npz"))[:2]
+    assert hap_files
+    pred = _run_process(mods["predict"], {"batch_id": "b1", "haplotypes": hap_files, "model_file": None,
+                                          "finetuned_weights": None, "track_names": None}, tmp_path / "pred")
+    predictions = sorted((pred / "predictions").glob("*.predictions.tsv"))
+    assert len(predictions) == len(hap_files)
+    ism = _run_process(mods["ism"], {"batch_id": "b1", "haplotypes": hap_files, "model_file": None,
+                                     "finetuned_weights": None, "track_names": None}, tmp_path / "ism")
+    isms = sorted((ism / "ism").glob("*.ism.tsv"))
+    stats = _run_process(mods["stats"], {"batch_id": "b1", "haplotypes": hap_files,
+                                         "predictions": predictions, "ism": isms,
+                                         "expression": Path(cohort["expression"]),
+                                         "vcf": vcf, "vcf_index": common["vcf_index"], "predictdb": None},
+                         tmp_path / "stats")
+    merged = _run_process(mods["merge"], {"genes_tables": [stats / "stats" / "b1.genes.tsv"],
+                                          "drivers_tables": [stats / "stats" / "b1.drivers.tsv"],
+                                          "genes": genes / "genes" / "genes.tsv"}, tmp_path / "merge")
+    import pandas as pd
+
+    table = pd.read_csv(merged / "assessment" / "genes.tsv", sep="\t")
+    assert len(table) == len(hap_files) * 2  # two readouts: oracle TATA and CACGTG
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.parent.name)
@@ -126,6 +160,8 @@ def test_process_stubs_run(module: Path, tmp_path: Path) -> None:
         f.parent.mkdir(exist_ok=True)
         f.write_text("stub\n")
         env[name] = f
+    for name in re.findall(r"val\(?\s*(\w+)\)?", process_blocks(module)["input"]):
+        env[name] = "stub"
     _run_process(module, env, tmp_path / "work", section="stub")
 
 

@@ -97,6 +97,17 @@ PARAMS: list[Param] = [
     Param("reference_tracks", bool, False, "Also write the reference's values of every track in the "
           "readout bins (what fine-tuning weights are trained on)", "model"),
     # Statistics
+    # Attribution
+    Param("ism_method", str, "fast", "ISM per SNV: 'fast' (exact; recomputes only the convolutional trunk "
+          "around each SNV; torch Enformer/oracle) or 'full' (whole mutated sequences, any backend)",
+          "attribution", choices=("fast", "full")),
+    Param("allow_full_forward", bool, False, "Fall back to full-forward ISM when fast ISM is not possible "
+          "(ONNX or bring-your-own models) instead of failing", "attribution"),
+    Param("gradients", bool, False, "Also input-gradient attributions per SNV and a gradient track per gene",
+          "attribution"),
+    Param("tss_window", int, 1000, "Saturation ISM of every base within this many bp each side of the TSS "
+          "(0 = off)", "attribution", minimum=0),
+    # Statistics
     Param("null_test", str, "empirical", "Gene-specific null test: 'empirical' (p from null draws) or "
           "'paper' (the published t test on the null |R| mean and SD)", "stats",
           choices=("empirical", "paper")),

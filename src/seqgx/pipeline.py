@@ -59,15 +59,76 @@ def _personalize(p: dict, out: Path) -> list[list[str]]:
              "--out", str(out / "haplotypes")] for b in _batches(out)]
 
 
+def _flag(flag: str, on: bool) -> list[str]:
+    return [flag] if on else []
+
+
+def _model_args(p: dict) -> list[str]:
+    """Model, backend and readout flags shared by `seqgx predict` and `seqgx ism`."""
+    return ["--model", p["model"], *_opt("--hparams", p["hparams"]), *_opt("--track-names", p["track_names"]),
+            "--backend", p["backend"], *_opt("--providers", p["providers"]), "--device", p["device"],
+            "--precision", p["precision"], *_flag("--allow-cpu-fallback", p["allow_cpu_fallback"]),
+            *_opt("--tracks", p["tracks"]), "--bins", p["bins"],
+            *_opt("--finetuned-weights", p["finetuned_weights"]), "--pseudocount", str(p["pseudocount"]),
+            "--batch-size", str(p["batch_size"]), "--max-shift", str(p["max_shift"]),
+            *_flag("--reverse-complement", p["reverse_complement"]), "--seed", str(p["seed"])]
+
+
+def _haplotype_files(out: Path, batch: Path) -> list[str]:
+    """The haplotype files personalize wrote for the genes of one batch."""
+    import pandas as pd
+
+    genes = pd.read_csv(batch, sep="\t", dtype=str)["gene_id"]
+    files = [out / "haplotypes" / f"{g}.haplotypes.npz" for g in genes]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise SeqgxError(f"haplotypes file '{missing[0]}' is missing; re-run the personalize step")
+    return [str(f) for f in files]
+
+
+def _predict(p: dict, out: Path) -> list[list[str]]:
+    return [["predict", "--haplotypes", *_haplotype_files(out, b), *_model_args(p),
+             "--person-combine", p["person_combine"], *_flag("--reference-tracks", p["reference_tracks"]),
+             "--out", str(out / "predictions")] for b in _batches(out)]
+
+
+def _ism(p: dict, out: Path) -> list[list[str]]:
+    return [["ism", "--haplotypes", *_haplotype_files(out, b), *_model_args(p), "--method", p["ism_method"],
+             *_flag("--allow-full-forward", p["allow_full_forward"]), *_flag("--gradients", p["gradients"]),
+             "--tss-window", str(p["tss_window"]), "--out", str(out / "ism")] for b in _batches(out)]
+
+
+def _stats(p: dict, out: Path) -> list[list[str]]:
+    return [["stats", "--haplotypes", *_haplotype_files(out, b), "--predictions", str(out / "predictions"),
+             "--ism", str(out / "ism"), "--expression", p["expression"], *_opt("--predictdb", p["predictdb"]),
+             *(["--vcf", p["vcf"]] if p["predictdb"] else []), "--null-test", p["null_test"],
+             "--null-draws", str(p["null_draws"]), "--seed", str(p["seed"]),
+             "--min-samples", str(p["min_samples"]),
+             *_flag("--elastic-net-baseline", p["elastic_net_baseline"]), "--batch-name", b.stem,
+             "--out", str(out / "stats")] for b in _batches(out)]
+
+
+def _merge(p: dict, out: Path) -> list[list[str]]:
+    return [["merge", "--genes", str(out / "stats"), "--annotation", str(out / "genes" / "genes.tsv"),
+             "--fdr-alpha", str(p["fdr_alpha"]), "--out", str(out / "assessment")]]
+
+
 STEPS: list[Step] = [
     Step("check-inputs", _check_inputs),
     Step("genes", _genes),
     Step("personalize", _personalize),
+    Step("predict", _predict),
+    Step("ism", _ism),
+    Step("stats", _stats),
+    Step("merge", _merge),
 ]
 
 
-def run_pipeline(params: dict, until: str | None = None) -> Path:
-    """Run every step in order (or up to and including ``until``); return the output directory."""
+def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | None = None) -> Path:
+    """Run every step in order (or up to and including ``until``); return the output directory.
+
+    ``log_flags`` (e.g. ['-q'] or ['-v']) are passed to every step so the whole run logs alike.
+    """
     from seqgx.cli import main as cli_main
 
     names = [s.name for s in STEPS]
@@ -80,7 +141,7 @@ def run_pipeline(params: dict, until: str | None = None) -> Path:
         argvs = step.commands(params, out)
         log.info("step %s: %d task(s)", step.name, len(argvs))
         for argv in argvs:
-            code = cli_main(argv)
+            code = cli_main([argv[0], *(log_flags or []), *argv[1:]])
             if code != 0:
                 raise SeqgxError(f"step {step.name} failed (exit {code}); see the error above")
         log.info("step %s done in %.1f s", step.name, time.perf_counter() - started)

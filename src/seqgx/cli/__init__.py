@@ -1,4 +1,4 @@
-"""The ``seqgx`` command line: one entry point, one subcommand per pipeline step.
+"""The seqgx command line: one entry point, one subcommand per pipeline step.
 
 Each subcommand lives in its own module under ``seqgx.cli`` and exposes ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Subcommands read and write files only, so a
@@ -15,19 +15,19 @@ from seqgx import __version__
 from seqgx.errors import SeqgxError
 from seqgx.log import setup_logging
 
-# Order is the order shown in --help and, for pipeline steps, the order `seqgx run` executes them.
+# The order shown in --help: pipeline steps in the order `seqgx run` executes them, then the tools.
 COMMAND_MODULES = [
-    "seqgx.cli.simulate",
     "seqgx.cli.check_inputs",
     "seqgx.cli.genes",
     "seqgx.cli.personalize",
-    "seqgx.cli.export_onnx",
     "seqgx.cli.predict",
     "seqgx.cli.ism",
     "seqgx.cli.stats",
     "seqgx.cli.merge",
-    "seqgx.cli.finetune",
     "seqgx.cli.run",
+    "seqgx.cli.simulate",
+    "seqgx.cli.export_onnx",
+    "seqgx.cli.finetune",
 ]
 
 
@@ -38,22 +38,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
 
 
-def _available_commands() -> list:
-    modules = []
-    for name in COMMAND_MODULES:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency inside an existing module
-                raise
-    return modules
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="seqgx", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"seqgx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _available_commands():
+    for module in map(importlib.import_module, COMMAND_MODULES):
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
         p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")

@@ -6,8 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from seqgx.models import ENFORMER_SEQ_LEN, export_onnx, load_model, read_track_names
-from seqgx.readouts import parse_bins, resolve_tracks
+from seqgx.params import PARAMS_BY_NAME
 
 NAME = "export-onnx"
 HELP = "Export Enformer (or the oracle) to ONNX: fixed length, dynamic batch, fp32 or fp16, verified"
@@ -21,8 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                      "(for state-dict files and 'random'; e.g. '{\"dim\": 48}')")
     p.add_argument("--head", default="human", help="Enformer output head (default human)")
     p.add_argument("--track-names", help="TSV of track names (column 'name'), stored in the ONNX file")
-    p.add_argument("--window-length", type=int, default=ENFORMER_SEQ_LEN,
-                   help=f"fixed input length in bp (default {ENFORMER_SEQ_LEN})")
+    default_length = PARAMS_BY_NAME["window_length"].default
+    p.add_argument("--window-length", type=int, default=default_length,
+                   help=f"fixed input length in bp (default {default_length})")
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
                    help="weights and arithmetic precision; input and output stay float32 (default fp32)")
     p.add_argument("--bins", default="all",
@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seqgx.models import export_onnx, load_model, read_track_names
+    from seqgx.readouts import parse_bins, resolve_tracks
+
     names = read_track_names(args.track_names) if args.track_names else None
     model = load_model(args.model, args.window_length, args.hparams, seed=args.seed, head=args.head,
                        track_names=names)

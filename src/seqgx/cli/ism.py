@@ -15,30 +15,10 @@ HELP = ("In-silico mutagenesis of each gene's SNVs (fast exact path for Enformer
         "gradients and saturation ISM around the TSS; write <gene_id>.ism.tsv")
 log = get_logger(__name__)
 
-# Flags of `seqgx predict` that have no meaning for ISM (it predicts single-substitution references).
-_PREDICT_ONLY = {"--person-combine", "--no-dedup", "--reference-tracks"}
-
-
-class _SkipFlags:
-    """Lets `seqgx predict`'s argument helper fill this parser, minus the predict-only flags."""
-
-    def __init__(self, parser: argparse.ArgumentParser):
-        self._parser = parser
-
-    def add_argument(self, *names: str, **kw: Any) -> Any:
-        if names and names[0] in _PREDICT_ONLY:
-            return None
-        return self._parser.add_argument(*names, **kw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._parser, name)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seqgx.cli import predict as predict_cli
+    from seqgx.cli.predict import add_model_arguments
 
-    # The same model and readout flags as `seqgx predict` (incl. --haplotypes and --out).
-    predict_cli.add_arguments(_SkipFlags(p))  # type: ignore[arg-type]
+    add_model_arguments(p)  # the same inputs, model and readout flags as `seqgx predict`
     p.add_argument("--method", choices=("fast", "full"), default="fast",
                    help="fast: exact ISM recomputing only the convolutional trunk around each SNV "
                         "(torch Enformer/oracle); full: whole mutated sequences through any backend")
@@ -53,44 +33,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(<gene_id>.saturation.npz; default 1000, 0 = off)")
 
 
-def _readouts(args: argparse.Namespace, backend: Any) -> list:
-    from seqgx.cli.predict import _default_tracks
-    from seqgx.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
-
-    names = backend.track_names
-    bins = parse_bins(args.bins, backend.n_bins)
-    if args.tracks is not None:
-        specs = args.tracks
-    else:
-        specs = [] if args.finetuned_weights else _default_tracks(names)
-    if [s.lower() for s in specs] == ["none"]:
-        specs = []
-    readouts: list = [TrackReadout(t, bins, names[t]) for t in resolve_tracks(specs, names)]
-    if args.finetuned_weights:
-        readouts.append(load_finetuned_readout(args.finetuned_weights, names, bins, args.pseudocount))
-    return readouts
-
-
 def run(args: argparse.Namespace) -> int:
     from seqgx.attribution import ReadoutSet, attribute_gene, write_result
+    from seqgx.cli.predict import build_predictor
     from seqgx.personalize import GeneHaplotypes
-    from seqgx.predict import Predictor, TorchBackend, open_backend
+    from seqgx.predict import TorchBackend
 
     if args.tss_window < 0:
         raise SeqgxError(f"--tss-window must be >= 0 bp, got {args.tss_window}")
-    if args.max_shift < 0:
-        raise SeqgxError(f"--max-shift must be >= 0, got {args.max_shift}")
     first = GeneHaplotypes.load(args.haplotypes[0])
-    providers = [s for s in args.providers.split(",") if s.strip()] if args.providers else None
-    backend = open_backend(args.model, first.window_length, backend=args.backend, hparams=args.hparams,
-                           providers=providers, device=args.device, precision=args.precision,
-                           allow_cpu_fallback=args.allow_cpu_fallback, track_names=args.track_names,
-                           seed=args.seed)
-    readouts = _readouts(args, backend)
-    shifts = range(-args.max_shift, args.max_shift + 1)
-    predictor = Predictor(backend, readouts, shifts=shifts, reverse_complement=args.reverse_complement,
-                          batch_size=args.batch_size or None)
-    rset = ReadoutSet(readouts, predictor.bins, predictor.tracks)
+    predictor, backend, _ = build_predictor(args, first.window_length)
+    rset = ReadoutSet(predictor.readouts, predictor.bins, predictor.tracks)
     is_torch = isinstance(predictor.backend, TorchBackend)
     module = predictor.backend.module if is_torch else None
     method = args.method

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
-from seqgx.predict import Predictor, open_backend, predict_gene, write_gene_outputs
-from seqgx.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
 
 NAME = "predict"
 HELP = "Predict the reference and every distinct haplotype of each gene; write per-sample readouts"
@@ -17,7 +16,19 @@ log = get_logger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p)
+    p.add_argument("--person-combine", choices=("sum", "mean"), default="sum",
+                   help="person value from the two haplotype values (default sum)")
+    p.add_argument("--reference-tracks", action="store_true",
+                   help="also write the reference's values of every track in the readout bins")
+    p.add_argument("--no-dedup", action="store_true",
+                   help="predict every sample-haplotype separately (same values; for checks)")
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """Inputs, model, backend and readout flags shared by `seqgx predict` and `seqgx ism`."""
     p.add_argument("--haplotypes", nargs="+", required=True, help="<gene_id>.haplotypes.npz files")
+    p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--model", required=True,
                    help="an .onnx file; 'oracle' (test/demo model); a Hugging Face directory or hub id, "
                         "a state-dict file (.pt/.pth/.safetensors) or 'random' (torch backend)")
@@ -40,19 +51,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--finetuned-weights", help="weights CSV (tracks,weights; last row offset,<intercept>)")
     p.add_argument("--pseudocount", type=float, default=1.0,
                    help="pseudocount of the fine-tuned readout's log2(bin-sum + pseudocount) (default 1)")
-    p.add_argument("--person-combine", choices=("sum", "mean"), default="sum",
-                   help="person value from the two haplotype values (default sum)")
     p.add_argument("--batch-size", type=int, default=0, help="sequences per model call, 0 = automatic")
     p.add_argument("--max-shift", type=int, default=0,
                    help="ensemble over shifts -K..K bp (default 0: no shift ensemble)")
     p.add_argument("--reverse-complement", action="store_true",
                    help="also average the reverse-complement prediction (bins reversed back)")
-    p.add_argument("--reference-tracks", action="store_true",
-                   help="also write the reference's values of every track in the readout bins")
-    p.add_argument("--no-dedup", action="store_true",
-                   help="predict every sample-haplotype separately (same values; for checks)")
     p.add_argument("--seed", type=int, default=0, help="seed of 'random' weights")
-    p.add_argument("--out", required=True, help="output directory")
 
 
 def _default_tracks(names: list[str]) -> list[str]:
@@ -63,14 +67,15 @@ def _default_tracks(names: list[str]) -> list[str]:
     raise SeqgxError(f"the model has {len(names)} tracks; choose readouts with --tracks (index or name)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from seqgx.personalize import GeneHaplotypes
+def build_predictor(args: argparse.Namespace, window_length: int) -> tuple[Any, Any, list[int]]:
+    """What the model flags describe: (Predictor, the full backend, the readout bins)."""
+    from seqgx.predict import Predictor, open_backend
+    from seqgx.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
 
     if args.max_shift < 0:
         raise SeqgxError(f"--max-shift must be >= 0, got {args.max_shift}")
-    first = GeneHaplotypes.load(args.haplotypes[0])
     providers = [s for s in args.providers.split(",") if s.strip()] if args.providers else None
-    backend = open_backend(args.model, first.window_length, backend=args.backend, hparams=args.hparams,
+    backend = open_backend(args.model, window_length, backend=args.backend, hparams=args.hparams,
                            providers=providers, device=args.device, precision=args.precision,
                            allow_cpu_fallback=args.allow_cpu_fallback, track_names=args.track_names,
                            seed=args.seed)
@@ -90,10 +95,21 @@ def run(args: argparse.Namespace) -> int:
     shifts = range(-args.max_shift, args.max_shift + 1)
     predictor = Predictor(backend, readouts, shifts=shifts, reverse_complement=args.reverse_complement,
                           batch_size=args.batch_size or None)
+    return predictor, backend, bins
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqgx.personalize import GeneHaplotypes
+    from seqgx.predict import Predictor, predict_gene, write_gene_outputs
+
+    first = GeneHaplotypes.load(args.haplotypes[0])
+    predictor, backend, bins = build_predictor(args, first.window_length)
     ref_tracks = None
     if args.reference_tracks:
-        ref_tracks = Predictor(backend, [], shifts=shifts, reverse_complement=args.reverse_complement,
-                               batch_size=args.batch_size or None, bins=bins, tracks=range(len(names)))
+        ref_tracks = Predictor(backend, [], shifts=predictor.shifts,
+                               reverse_complement=args.reverse_complement,
+                               batch_size=args.batch_size or None, bins=bins,
+                               tracks=range(len(backend.track_names)))
     summary = []
     t0 = time.perf_counter()
     for i, path in enumerate(args.haplotypes):

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     if args.outdir:
         params["outdir"] = args.outdir
-    out = run_pipeline(params, until=args.until)
+    log_flags = ["-q"] if args.quiet else ["-v"] * args.verbose
+    out = run_pipeline(params, until=args.until, log_flags=log_flags)
     print(f"results in {out}")
     return 0

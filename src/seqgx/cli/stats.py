@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seqgx.stats import NULL_TESTS
+from seqgx.params import PARAMS_BY_NAME
 
 NAME = "stats"
 HELP = ("Correlate each gene's personal predictions with observed expression, test against the gene's "
@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--expression", required=True, help="expression matrix TSV (genes x samples)")
     p.add_argument("--predictdb", help="PredictDB SQLite model (table 'weights') for the PrediXcan baseline")
     p.add_argument("--vcf", help="cohort VCF, to use PredictDB weights at SNVs outside the gene's window")
-    p.add_argument("--null-test", choices=NULL_TESTS, default="empirical",
+    p.add_argument("--null-test", choices=PARAMS_BY_NAME["null_test"].choices, default="empirical",
                    help="'empirical' (p from the null draws; default) or 'paper' (the published t test)")
     p.add_argument("--null-draws", type=int, default=None,
                    help="random SNV models per gene (default 1000 for empirical, 50 for paper)")
