@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import run_cli
@@ -41,6 +42,38 @@ def test_run_writes_every_step(run_outputs: Path, cohort: dict) -> None:
     assert summary["n_genes"] == n_genes
     leftovers = [p for p in run_outputs.rglob("*") if p.name.startswith(".tmp-")]
     assert not leftovers, leftovers
+
+
+def test_planted_genes_significant_with_the_oracles_sign(run_outputs: Path, cohort: dict) -> None:
+    """The study's headline on the simulated cohort: genes whose planted SNVs make or break a TATA motif
+    near the TSS are significant; where the expression effect runs against the oracle's direction, R is
+    negative and the drivers are the causal SNVs, unsupported by the observed eQTL."""
+    truth = json.loads(Path(cohort["truth"]).read_text())
+    genes = pd.read_csv(run_outputs / "assessment" / "genes.tsv", sep="\t").set_index("gene_id")
+    drivers = pd.read_csv(run_outputs / "assessment" / "drivers.tsv", sep="\t")
+    n_negative = 0
+    for tg in truth["genes"]:
+        row = genes.loc[tg["gene_id"]]
+        if tg["kind"] == "none":
+            assert row["status"] == "constant_prediction" and not row["significant"]
+            continue
+        expected = tg["expected_sign_oracle_tata"]
+        assert row["significant"], tg["gene_id"]
+        assert np.sign(row["r"]) == expected
+        if len(tg["causal"]) == 1:  # one causal SNV: the oracle is the planted effect up to scale and sign
+            assert row["r"] == pytest.approx(expected * tg["perfect_r"], abs=1e-4)
+        n_negative += expected < 0
+        dr = drivers[drivers.gene_id == tg["gene_id"]]
+        causal = {c["variant_id"]: c for c in tg["causal"]}
+        assert set(dr["variant_id"]) == set(causal)
+        for _, d in dr.iterrows():
+            c = causal[d["variant_id"]]
+            assert d["ism"] == pytest.approx(c["oracle_delta"])  # ISM: one TATA made or broken
+            assert d["supported"] == float(c["oracle_supported"])
+    assert n_negative == 2
+    summary = json.loads((run_outputs / "assessment" / "summary.json").read_text())["readouts"]["track:1"]
+    assert summary["supported_fraction_positive_genes"] == 1.0
+    assert summary["supported_fraction_negative_genes"] == 0.0
 
 
 def test_run_until_stops_after_the_step(cohort: dict, tmp_path: Path) -> None:

@@ -346,6 +346,53 @@ def test_planted_effects_are_recoverable(sim: dict[str, Path], truth: dict, expr
     assert sorted(c["sign"] for c in opposite["causal"]) == [-1, 1]
 
 
+def test_causal_snvs_make_or_break_tata_in_oracle_readout(sim: dict[str, Path], truth: dict,
+                                                          expression: pd.DataFrame) -> None:
+    """Each causal alt allele changes the TATA count of the oracle readout (bins 447-449) by exactly
+    oracle_delta (string check on the FASTA); the oracle's direction matches expression except on the
+    unsupported genes, where R is significantly negative."""
+    fa = pyfaidx.Fasta(str(sim["fasta"]), rebuild=False, build_index=False, sequence_always_upper=True)
+    vcf = pysam.VariantFile(str(sim["vcf"]))
+    both = [s for s in vcf.header.samples if s in expression.columns]
+    crop = (DEFAULTS.window_length // 128 - 896) // 2  # output bins cropped on each side
+    lo_index, hi_index = (crop + 447) * 128, (crop + 450) * 128  # window indices of bins 447-449
+    assert (lo_index, hi_index) == (98_176, 98_560)
+    expected_signs = []
+    for g in truth["genes"]:
+        if not g["causal"]:
+            assert g["expected_sign_oracle_tata"] is None and g["oracle_supported"] is None
+            continue
+        chrom = g["chrom"]
+        first = g["window_start"] + 1 + lo_index  # 1-based genome position of the readout's first base
+        last = g["window_start"] + hi_index  # ... and of its last base
+        # Motif starts in [first, last]; the sequence runs 3 bases on so a motif at `last` is whole.
+        region = fa[chrom][first - 1:last + 3].seq
+        prediction = np.zeros(len(both))
+        for c in g["causal"]:
+            assert first + 10 <= c["pos"] <= last - 10, (g["gene_name"], c["pos"])
+            assert region[c["pos"] - first] == c["ref"] and c["alt"] in "ACGT" and c["alt"] != c["ref"]
+            alt_region = region[:c["pos"] - first] + c["alt"] + region[c["pos"] - first + 1:]
+            n_ref = sum(region.startswith("TATA", i) for i in range(last - first + 1))
+            n_alt = sum(alt_region.startswith("TATA", i) for i in range(last - first + 1))
+            assert c["oracle_delta"] in (1, -1) and n_alt - n_ref == c["oracle_delta"], (g["gene_name"], c)
+            assert c["motif"] == "TATA" and c["motif_start"] <= c["pos"] < c["motif_start"] + 4
+            footprint = fa[chrom][c["motif_start"] - 1:c["motif_start"] + 3].seq
+            assert (footprint == "TATA") == (c["oracle_delta"] == -1)
+            # No other record (SNV, indel reaching in, <DEL>) touches the motif or the bases around it.
+            recs = list(vcf.fetch(chrom, c["motif_start"] - 13, c["motif_start"] + 15))
+            assert [r.pos for r in recs] == [c["pos"]], (g["gene_name"], [r.pos for r in recs])
+            assert c["oracle_supported"] == (np.sign(c["beta"]) == c["oracle_delta"])
+            prediction += c["oracle_delta"] * _alt_dosage(_record(vcf, chrom, c["pos"]), both)
+        # The oracle's prediction from the causal SNVs, correlated with observed expression.
+        r, p = stats.pearsonr(prediction, expression.loc[g["gene_id"], both].to_numpy())
+        assert p < 1e-3 and np.sign(r) == g["expected_sign_oracle_tata"], (g["gene_name"], r, p)
+        assert all(c["oracle_supported"] == g["oracle_supported"] for c in g["causal"])
+        expected_signs.append(g["expected_sign_oracle_tata"])
+    assert expected_signs.count(-1) == 2 and expected_signs.count(1) == len(expected_signs) - 2
+    opposite = next(g for g in truth["genes"] if g["kind"] == "opposite")
+    assert sorted(c["oracle_delta"] for c in opposite["causal"]) == [-1, 1]
+
+
 def test_no_effect_gene_shows_no_association(sim: dict[str, Path], truth: dict,
                                              expression: pd.DataFrame) -> None:
     g = next(g for g in truth["genes"] if g["kind"] == "none")

@@ -15,6 +15,12 @@ What is written (see docs/formats.md, "Simulated cohort"):
 - ``expression.tsv``: genes x samples, ``baseline + sum(beta * alt dosage) + N(0, noise_sd)``.
 - ``truth.json``: planted causal SNVs, effect sizes, noise SD, the R of a perfect predictor and the
   positions of every awkward record; ``params.yaml`` for ``seqgx run``.
+
+Causal SNVs sit within ``CAUSAL_MAX_DISTANCE`` bp of the TSS, inside the 384 bp that the oracle model's
+readout (output bins 447-449) sees, and their alt allele creates or breaks a ``TATA`` motif
+(``oracle:TATA`` changes by exactly +1 or -1 per alt allele). For most genes the expression effect
+follows the oracle's direction (creation raises expression); for two it is the opposite, so the oracle
+gets those genes' direction wrong (a negative R with unsupported drivers).
 """
 
 from __future__ import annotations
@@ -51,7 +57,12 @@ FILES = {
     "params": "params.yaml",
 }
 
-CAUSAL_MAX_DISTANCE = 5000  # planted causal SNVs lie within this many bp of the TSS
+# Planted causal SNVs lie within this many bp of the TSS: inside the oracle readout, window indices
+# 98,176..98,559 = TSS-128..TSS+255 (bins 447-449), with room for the motif and for either strand's mirror.
+CAUSAL_MAX_DISTANCE = 100
+MOTIF = "TATA"  # the oracle:TATA motif a causal alt allele creates or breaks
+N_UNSUPPORTED = 2  # one-SNV genes whose expression effect opposes the oracle's direction
+_CAUSAL_CLEAR = 15  # no other variant record within this many bp of a causal SNV (indels reach <= 12 bp)
 _GENE_MARGIN = 5000  # windows of genes other than the edge gene stay this far inside the contig
 _N_GAP = 1000  # chr2 starts with a run of N, like a telomere gap
 _ACGT = np.frombuffer(b"ACGT", dtype=np.uint8)
@@ -117,6 +128,9 @@ class _Gene:
     kind: str = "single"  # single | opposite | none
     causal: list[int] = field(default_factory=list)  # indices into the variant table
     betas: list[float] = field(default_factory=list)
+    oracle_supported: bool = True  # expression effect sign == oracle:TATA delta sign for each causal SNV
+    oracle_deltas: list[int] = field(default_factory=list)  # oracle:TATA change per alt allele
+    motif_starts: list[int] = field(default_factory=list)  # 1-based first base of each causal's motif
 
     def in_window(self, chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:
         end = self.window_start + self.window_length
@@ -321,12 +335,16 @@ def _simulate_haplotypes(length: int, n_gap: int, genes: list[_Gene], s: Simulat
     for g in genes:
         # Common SNVs near each TSS so every gene can get a causal variant (and the no-effect gene has
         # candidates too); the two-effect gene gets sites on both sides of an LD-block boundary at the TSS.
+        # Causal candidates sit inside the oracle readout (CAUSAL_MAX_DISTANCE); the no-effect gene's
+        # candidates keep to a few kb.
         if g.kind == "opposite":
-            forced += list(g.tss + rng.integers(-CAUSAL_MAX_DISTANCE + 500, -200, 4))
-            forced += list(g.tss + rng.integers(200, CAUSAL_MAX_DISTANCE - 500, 4))
+            forced += list(g.tss + rng.integers(-CAUSAL_MAX_DISTANCE, -2 * _CAUSAL_CLEAR, 3))
+            forced += list(g.tss + rng.integers(2 * _CAUSAL_CLEAR, CAUSAL_MAX_DISTANCE + 1, 3))
             boundaries.append(g.tss)
+        elif g.kind == "none":
+            forced += list(g.tss + rng.integers(-4500, 4501, 5))
         else:
-            forced += list(g.tss + rng.integers(-CAUSAL_MAX_DISTANCE + 500, CAUSAL_MAX_DISTANCE - 500, 5))
+            forced += list(g.tss + rng.integers(-CAUSAL_MAX_DISTANCE, CAUSAL_MAX_DISTANCE + 1, 3))
     forced_arr = np.clip(np.array(forced, dtype=np.int64), n_gap + 1, length)
     pos = np.concatenate([pos, forced_arr])
     is_forced = np.concatenate([np.zeros(n_random, bool), np.ones(forced_arr.size, bool)])
@@ -380,6 +398,7 @@ class _Variants:
     ref: list[str] = field(default_factory=list)
     alts: list[list[str]] = field(default_factory=list)
     info_extra: dict[int, str] = field(default_factory=dict)
+    forced_alt: dict[int, str] = field(default_factory=dict)  # causal SNVs: the motif-making ALT base
     slash_cells: list[tuple[int, int]] = field(default_factory=list)  # (variant, individual) written '/'
 
     def subset(self, keep: np.ndarray) -> _Variants:
@@ -464,6 +483,8 @@ def _simulate(s: SimulationSizes, seed: int) -> dict[str, Any]:
     var = var.subset(var.alleles[:, vcf_ind].sum(axis=(1, 2)) > 0)
 
     _plant_causal(genes, var, expr_ind, vcf_ind, rng_var)
+    var = _clear_around_causal(genes, var)
+    _plant_motifs(genes, var, sequences, rng_var)
     awkward = _make_awkward(genes, var, sequences, vcf_ind, names, rng_awk)
     expression, expr_truth = _expression(genes, var, s, expr_ind, vcf_ind, rng_expr)
     return {"genes": genes, "contigs": contigs, "sequences": sequences, "repeats": repeats, "variants": var,
@@ -478,11 +499,18 @@ def _plant_causal(genes: list[_Gene], var: _Variants, expr_ind: np.ndarray, vcf_
     dosage = var.alleles[:, both].sum(-1).astype(float)
     af = dosage.mean(1) / 2
     maf = np.minimum(af, 1 - af)
+    singles = [g for g in genes if g.kind == "single"]
+    n_unsupported = min(N_UNSUPPORTED, max(0, len(singles) - 1))  # keep at least one supported single
+    for i in rng.choice(len(singles), n_unsupported, replace=False):
+        singles[int(i)].oracle_supported = False
     sign = 1.0
+    gap = 2 * _CAUSAL_CLEAR  # the two-effect gene's causal SNVs lie this far from the TSS, so far apart
     for g in genes:
         if g.kind == "none":
             continue
         near = (var.chrom == g.chrom) & (np.abs(var.pos - g.tss) <= CAUSAL_MAX_DISTANCE) & var.common
+        if g.kind == "opposite":
+            near &= np.abs(var.pos - g.tss) >= gap
         ok = np.flatnonzero(near & (maf >= 0.1))
         both_sides = (var.pos[ok] < g.tss).any() and (var.pos[ok] > g.tss).any()
         if ok.size == 0 or (g.kind == "opposite" and not both_sides):
@@ -514,6 +542,47 @@ def _plant_causal(genes: list[_Gene], var: _Variants, expr_ind: np.ndarray, vcf_
             g.causal = [int(rng.choice(ok))]
             g.betas = [sign * float(rng.uniform(0.3, 0.8))]
             sign = -sign  # alternate signs so both directions are planted
+
+
+def _clear_around_causal(genes: list[_Gene], var: _Variants) -> _Variants:
+    """Drop every other record within ``_CAUSAL_CLEAR`` bp of a causal SNV, so no SNV, indel or missing
+    call touches its motif; causal indices are remapped."""
+    keep = np.ones(var.pos.size, dtype=bool)
+    for g in genes:
+        for v in g.causal:
+            near = (var.chrom == var.chrom[v]) & (np.abs(var.pos - var.pos[v]) <= _CAUSAL_CLEAR)
+            near[v] = False
+            keep &= ~near
+    new_index = np.cumsum(keep) - 1
+    for g in genes:
+        g.causal = [int(new_index[v]) for v in g.causal]
+    return var.subset(keep)
+
+
+def _plant_motifs(genes: list[_Gene], var: _Variants, sequences: dict[str, np.ndarray],
+                  rng: np.random.Generator) -> None:
+    """Edit the reference around each causal SNV so its alt allele creates (+1) or breaks (-1) one TATA.
+
+    The 4-bp motif holds the SNV at a random offset and is flanked by C/G on both sides, so no other
+    TATA can overlap it in either allele (any overlapping occurrence would include a flank). Creation
+    goes with a positive beta on supported genes and a negative one on unsupported genes.
+    """
+    for g in genes:
+        for v, beta in zip(g.causal, g.betas, strict=True):
+            seq = sequences[g.chrom]
+            k = int(rng.integers(0, len(MOTIF)))  # the SNV's offset inside the motif
+            m = int(var.pos[v]) - k  # 1-based motif start
+            creates = (beta > 0) == g.oracle_supported
+            other = str(rng.choice([b for b in "ACGT" if b != MOTIF[k]]))
+            ref_base, alt_base = (other, MOTIF[k]) if creates else (MOTIF[k], other)
+            flanks = rng.choice(["C", "G"], 2)
+            edit = flanks[0] + MOTIF[:k] + ref_base + MOTIF[k + 1:] + flanks[1]
+            i0 = m - 2  # 0-based index of the left flank
+            case = seq[i0:i0 + len(edit)] & 0x20  # keep soft-masking
+            seq[i0:i0 + len(edit)] = np.frombuffer(edit.encode(), dtype=np.uint8) | case
+            var.forced_alt[v] = alt_base
+            g.oracle_deltas.append(1 if creates else -1)
+            g.motif_starts.append(m)
 
 
 def _make_awkward(genes: list[_Gene], var: _Variants, sequences: dict[str, np.ndarray], vcf_ind: np.ndarray,
@@ -560,7 +629,11 @@ def _make_awkward(genes: list[_Gene], var: _Variants, sequences: dict[str, np.nd
     slash_ind = int(np.flatnonzero(var.alleles[slash_v, :, 0] < 0)[0])
     var.slash_cells.append((slash_v, slash_ind))
     # A symbolic deletion spanning a few hundred bp, in the second gene's window.
-    sv = pick(genes[1 % len(genes)], af < 0.05)
+    # Its span (up to 800 bp) keeps clear of every readout region, so it never covers a causal motif.
+    near_tss = np.zeros(var.pos.size, dtype=bool)
+    for g in genes:
+        near_tss |= (var.chrom == g.chrom) & (var.pos >= g.tss - 1200) & (var.pos <= g.tss + 400)
+    sv = pick(genes[1 % len(genes)], (af < 0.05) & ~near_tss)
     var.kind[sv] = "sv"
     sv_len = int(rng.integers(200, 800))
     var.info_extra[sv] = f"SVTYPE=DEL;SVLEN=-{sv_len};END={int(var.pos[sv]) + sv_len}"
@@ -589,7 +662,7 @@ def _make_awkward(genes: list[_Gene], var: _Variants, sequences: dict[str, np.nd
         ref = chr(seq[p - 1] & 0xDF)
         kind = var.kind[v]
         if kind == "snv":
-            alts = [_alt_base(ref, rng)]
+            alts = [var.forced_alt[v] if v in var.forced_alt else _alt_base(ref, rng)]
         elif kind == "multi":
             a1 = _alt_base(ref, rng)
             alts = [a1, str(rng.choice([b for b in "ACGT" if b not in (ref, a1)]))]
@@ -768,15 +841,25 @@ def _truth(c: dict[str, Any], s: SimulationSizes, seed: int) -> dict[str, Any]:
     var: _Variants = c["variants"]
     names = c["names"]
     genes_out = []
+    both = np.intersect1d(c["expr_ind"], c["vcf_ind"])
     for g, et in zip(c["genes"], c["expr_truth"], strict=True):
         causal = []
-        for v, beta in zip(g.causal, g.betas, strict=True):
+        for v, beta, delta, m in zip(g.causal, g.betas, g.oracle_deltas, g.motif_starts, strict=True):
             chrom, pos, ref, alt = str(var.chrom[v]), int(var.pos[v]), var.ref[v], var.alts[v][0]
             dos = (var.alleles[v, c["vcf_ind"]] == 1).sum(-1)
             causal.append({"chrom": chrom, "pos": pos, "ref": ref, "alt": alt,
                            "variant_id": f"{chrom}:{pos}:{ref}:{alt}", "beta": beta,
                            "sign": 1 if beta > 0 else -1, "distance_to_tss": pos - g.tss,
-                           "alt_allele_frequency": float(dos.mean() / 2)})
+                           "alt_allele_frequency": float(dos.mean() / 2),
+                           "oracle_delta": delta, "oracle_supported": (beta > 0) == (delta > 0),
+                           "motif": MOTIF, "motif_start": m})
+        # Sign of corr(oracle TATA prediction from the causal SNVs, genetic part of expression).
+        expected = None
+        if g.causal:
+            d = (var.alleles[g.causal][:, both] == 1).sum(-1).astype(float)  # (causal, samples)
+            pred, genetic = np.array(g.oracle_deltas) @ d, np.array(g.betas) @ d
+            if pred.std() > 0 and genetic.std() > 0:
+                expected = int(np.sign(np.corrcoef(pred, genetic)[0, 1]))
         n_in = int(g.in_window(var.chrom, var.pos).sum())
         genes_out.append({
             "gene_id": g.gene_id, "gene_name": g.gene_name, "chrom": g.chrom, "tss": g.tss,
@@ -787,6 +870,8 @@ def _truth(c: dict[str, Any], s: SimulationSizes, seed: int) -> dict[str, Any]:
             "effect": {"single": "one causal SNV", "opposite": "two causal SNVs of opposite sign",
                        "none": "no genetic effect"}[g.kind],
             "kind": g.kind, "causal": causal, "noise_sd": s.noise_sd, **et,
+            "oracle_supported": g.oracle_supported if g.causal else None,
+            "expected_sign_oracle_tata": expected,
             "n_variant_records_in_window": n_in,
         })
     awk = {k: ({kk: vv for kk, vv in v.items() if not kk.startswith("_")} if isinstance(v, dict) else v)
