@@ -20,6 +20,7 @@ from seqgx.genes import read_annotation, strip_version
 from seqgx.genome import contig_map
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger
+from seqgx.variants import vcf_index
 
 log = get_logger(__name__)
 
@@ -31,18 +32,9 @@ class CheckResult:
     summary: dict = field(default_factory=dict)
 
 
-def vcf_index_path(vcf: Path) -> Path | None:
-    """The index beside a VCF/BCF (.tbi or .csi), or None."""
-    for suffix in (".tbi", ".csi"):
-        idx = Path(str(vcf) + suffix)
-        if idx.is_file():
-            return idx
-    return None
-
-
 def vcf_contigs_and_samples(vcf: Path) -> tuple[list[str], list[str]]:
     """Contigs with records (from the index) and sample ids of an indexed, bgzipped VCF or BCF."""
-    if vcf_index_path(vcf) is None:
+    if vcf_index(vcf) is None:
         raise SeqgxError(f"VCF '{vcf}' has no index (.tbi or .csi); bgzip it and run "
                          f"'bcftools index -t {vcf}' (or 'tabix -p vcf {vcf}')")
     try:

@@ -101,6 +101,7 @@ def classify_allele(ref: str, alt: str | None) -> tuple[str, int, str, str]:
 
 
 def vcf_index(path: Path) -> Path | None:
+    """The index beside a VCF/BCF (.tbi or .csi), or None."""
     for suffix in (".tbi", ".csi"):
         idx = Path(str(path) + suffix)
         if idx.is_file():
