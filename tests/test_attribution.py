@@ -343,7 +343,7 @@ def test_cli_oracle_outputs(tmp_path: Path, capsys) -> None:
     assert rc == 0
     plain = pd.read_csv(tmp_path / "plain" / "G1.ism.tsv", sep="\t")
     assert plain["grad_track:1"].isna().all()
-    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == ["G1.ism.tsv"]
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == ["G1.ism.json", "G1.ism.tsv"]
 
 
 def test_cli_empty_variant_table(tmp_path: Path, caplog) -> None:

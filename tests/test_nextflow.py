@@ -71,6 +71,14 @@ def test_process_conventions(module: Path) -> None:
         rf"include\s*{{\s*{proc.name}\s*}}", main_nf), f"{proc.name} not included in main.nf"
 
 
+def _expand_braces(pattern: str) -> list[str]:
+    m = re.search(r"\{([^{}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    return [alt for choice in m.group(1).split(",")
+            for alt in _expand_braces(pattern[:m.start()] + choice + pattern[m.end():])]
+
+
 def _declared_outputs(module: Path, env: dict) -> list[str]:
     """Output globs a task must produce (those marked `optional: true` may be absent)."""
     lines = [ln for ln in process_blocks(module)["output"].splitlines() if "optional: true" not in ln]
@@ -107,7 +115,8 @@ def _run_process(module: Path, env: dict, workdir: Path, section: str = "script"
                           capture_output=True, text=True)
     assert proc.returncode == 0, f"{module.parent.name} {section} failed:\n{script}\n{proc.stderr}"
     for pattern in _declared_outputs(module, staged):
-        assert glob.glob(str(workdir / pattern)), f"{module.parent.name}: no output matches {pattern}"
+        for alternative in _expand_braces(pattern):  # Nextflow globs know {a,b}; Python's do not
+            assert glob.glob(str(workdir / alternative)), f"{module.parent.name}: no output {alternative}"
     return workdir
 
 
@@ -134,6 +143,7 @@ def test_process_scripts_run_on_cohort(cohort: dict, tmp_path: Path) -> None:
                                           "finetuned_weights": None, "track_names": None}, tmp_path / "pred")
     predictions = sorted((pred / "predictions").glob("*.predictions.tsv"))
     assert len(predictions) == len(hap_files)
+    predictions += sorted((pred / "predictions").glob("*.reference.json"))
     ism = _run_process(mods["ism"], {"batch_id": "b1", "haplotypes": hap_files, "model_file": None,
                                      "finetuned_weights": None, "track_names": None}, tmp_path / "ism")
     isms = sorted((ism / "ism").glob("*.ism.tsv"))
@@ -149,6 +159,7 @@ def test_process_scripts_run_on_cohort(cohort: dict, tmp_path: Path) -> None:
 
     table = pd.read_csv(merged / "assessment" / "genes.tsv", sep="\t")
     assert len(table) == len(hap_files) * 2  # two readouts: oracle TATA and CACGTG
+    assert set(table["model"]) == {"oracle"}  # the model identity reached the final table
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.parent.name)

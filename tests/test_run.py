@@ -38,8 +38,12 @@ def test_run_writes_every_step(run_outputs: Path, cohort: dict) -> None:
     assert len(genes) == n_genes  # one readout, every gene kept (NaN statistics carry a status)
     assert set(genes["readout"]) == {"track:1"}
     assert genes["status"].notna().all()
+    assert set(genes["model"]) == {"oracle"} and genes["model_sha256"].str.len().eq(64).all()
+    ism_info = json.loads(next((run_outputs / "ism").glob("*.ism.json")).read_text())
+    assert ism_info["model"]["source"] == "oracle" and ism_info["method"] == "fast"
     summary = json.loads((run_outputs / "assessment" / "summary.json").read_text())
     assert summary["n_genes"] == n_genes
+    assert len(summary["models"]) == 1 and summary["models"][0].startswith("oracle (sha256 ")
     leftovers = [p for p in run_outputs.rglob("*") if p.name.startswith(".tmp-")]
     assert not leftovers, leftovers
 

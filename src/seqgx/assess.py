@@ -61,7 +61,8 @@ _STATS_BEFORE = tuple(f for f in GENE_FIELDS if f not in ("approx_r", "approx_ob
 BASELINE_COLUMNS = ("predixcan_r", "predixcan_p", "predixcan_n_used", "predixcan_source", "elastic_net_r",
                     "elastic_net_p")
 BATCH_GENE_COLUMNS = ("gene_id", "gene_name", "chrom", "tss", "strand", "readout", *_STATS_BEFORE,
-                      *BASELINE_COLUMNS, "approx_r", "approx_obs_r", "n_drivers", "status")
+                      *BASELINE_COLUMNS, "approx_r", "approx_obs_r", "n_drivers", "status", "model",
+                      "model_sha256")
 #: merged genes.tsv: the batch columns with ``fdr`` and ``significant`` after ``null_p``.
 _P = BATCH_GENE_COLUMNS.index("null_p") + 1
 MERGED_GENE_COLUMNS = (*BATCH_GENE_COLUMNS[:_P], "fdr", "significant", *BATCH_GENE_COLUMNS[_P:])
@@ -195,6 +196,19 @@ def read_ism(path: Path, variants: pd.DataFrame, readouts: Sequence[str]) -> dic
         vals = pd.to_numeric(t[col], errors="coerce").to_numpy(dtype=float)
         out[r] = vals[idx]
     return out
+
+
+def model_identity(reference_json: Path) -> dict[str, str]:
+    """``model`` (source) and ``model_sha256`` from the ``<gene_id>.reference.json`` that `seqgx predict`
+    writes beside its predictions; empty strings when that file was not passed along."""
+    if not reference_json.is_file():
+        return {"model": "", "model_sha256": ""}
+    try:
+        identity = json.loads(reference_json.read_text()).get("model") or {}
+    except json.JSONDecodeError:
+        raise SeqgxError(f"'{reference_json}' is not valid JSON; re-run 'seqgx predict' for this "
+                         f"gene") from None
+    return {"model": str(identity.get("source", "")), "model_sha256": str(identity.get("sha256", ""))}
 
 
 def signed_distance(pos: np.ndarray, tss: int, strand: str) -> np.ndarray:
@@ -425,7 +439,7 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
         if observed is None:
             log.warning("%s: not in the expression matrix %s; kept with status no_expression", gid,
                         expression)
-        baselines: dict[str, Any] = {}
+        baselines: dict[str, Any] = model_identity(ppath.with_name(f"{gid}.reference.json"))
         if observed is not None and weights is not None:
             r, p, n_used = gene_predixcan(weights, gid, gh, observed, sites)
             baselines.update(predixcan_r=r, predixcan_p=p, predixcan_n_used=n_used,
@@ -544,6 +558,9 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
     summary = {"fdr_alpha": fdr_alpha, "n_batches": len(gene_files), "n_genes": int(g["gene_id"].nunique()),
                "status_counts": {str(r): {str(k): int(v) for k, v in t["status"].value_counts().items()}
                                  for r, t in g.groupby("readout", sort=True)},
+               "models": sorted({f"{m} (sha256 {s})" for m, s in zip(g["model"].fillna(""),
+                                                                          g["model_sha256"].fillna(""),
+                                                                          strict=True) if m}),
                "readouts": summarize(g, d)}
     return g, d, summary
 

@@ -19,6 +19,7 @@ ONNX, a bring-your-own model); it is the reference implementation the fast path 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -645,10 +646,17 @@ def attribute_gene(gene: Any, readouts: ReadoutSet, *, method: str = "fast", mod
     return result
 
 
-def write_result(result: IsmResult, gene: Any, out_dir: str | Path) -> list[Path]:
-    """Write ``<gene_id>.ism.tsv`` and, when computed, ``.saturation.npz`` and ``.gradients.npz``."""
+def write_result(result: IsmResult, gene: Any, out_dir: str | Path, meta: dict | None = None) -> list[Path]:
+    """Write ``<gene_id>.ism.tsv``, ``<gene_id>.ism.json`` (``meta``: model identity, method, ...) and,
+    when computed, ``.saturation.npz`` and ``.gradients.npz``."""
     out = Path(out_dir)
     paths = []
+    info = out / f"{gene.gene_id}.ism.json"
+    with atomic_output(info) as tmp:
+        tmp.write_text(json.dumps({"gene_id": str(gene.gene_id), "readouts": list(result.readouts),
+                                   "n_variants": int(gene.n_variants), "seconds": round(result.seconds, 3),
+                                   **(meta or {})}, indent=1, default=str) + "\n")
+    paths.append(info)
     tsv = out / f"{gene.gene_id}.ism.tsv"
     with atomic_output(tsv) as tmp:
         result.table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.9g")

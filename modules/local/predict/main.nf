@@ -9,8 +9,8 @@ process PREDICT {
     path track_names        // [] when not given
 
     output:
-    tuple val(batch_id), path('predictions/*.predictions.tsv'), emit: predictions
-    path 'predictions/*.reference.json',                          emit: reference
+    // The reference.json files travel with the predictions: `seqgx stats` reads the model identity.
+    tuple val(batch_id), path('predictions/*.{predictions.tsv,reference.json}'), emit: predictions
     path 'predictions/*.reference_tracks.tsv', optional: true,    emit: reference_tracks
     path 'versions.yml',                                          emit: versions
 

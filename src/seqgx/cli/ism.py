@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from seqgx import __version__
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
 
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         res = attribute_gene(gh, rset, method=method, module=module, outputs=predictor.outputs,
                              gradients=args.gradients, tss_window=args.tss_window, batch_size=batch,
                              device=device, source=f"haplotypes file '{path}'")
-        write_result(res, gh, args.out)
+        write_result(res, gh, args.out, meta={"method": method, "model": backend.identity,
+                                              "seqgx_version": __version__, "haplotypes_file": str(path)})
         summary.append({"gene_id": gh.gene_id, "n_variants": int(gh.n_variants),
                         "n_substitutions": res.n_substitutions, "seconds": round(res.seconds, 3)})
         log.info("%s: ISM of %d SNVs%s (%s) in %.1f s", gh.gene_id, gh.n_variants,
