@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/seqgx simulate --out demo/cohort --seed 0
+	$(BIN)/seqgx simulate --out demo/cohort --seed 0 --overwrite
 	$(BIN)/seqgx run demo/cohort/params.yaml --outdir results
 	@echo "demo results in results/"
 
