@@ -208,3 +208,25 @@ def test_config_containers_match_dockerfile_tags() -> None:
     assert "seqgx-gpu:0.1.0" in (REPO / "containers" / "Dockerfile.gpu").read_text()
     version = _pyproject()["project"]["version"]
     assert f"version         = '{version}'" in config
+
+
+# --- nf-test files (nf-test cannot run here; check they point at what exists) -------------------
+
+NF_TESTS = sorted(REPO.rglob("*.nf.test"))
+assert REPO / "tests" / "nextflow" / "main.nf.test" in NF_TESTS and (REPO / "nf-test.config").is_file()
+
+
+@pytest.mark.parametrize("test_file", NF_TESTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_nf_test_files_reference_existing_scripts_and_processes(test_file: Path) -> None:
+    text = test_file.read_text()
+    scripts = re.findall(r'script\s+"([^"]+)"', text)
+    assert scripts
+    for script in scripts:
+        assert (test_file.parent / script).resolve().is_file(), script
+    processes = {m.parent.name.upper() for m in MODULES}
+    for name in re.findall(r'process\s+"(\w+)"|run\("(\w+)"\)', text):
+        assert set(filter(None, name)) <= processes, name
+    for param in re.findall(r"^\s+(\w+)\s+=", text, re.M):
+        assert param in defaults() or param == "outdir", f"{test_file.name}: unknown param {param}"
+    assert text.count("{") == text.count("}")
+
