@@ -7,6 +7,7 @@ pysam.FastaFile, and builds each sample-haplotype by editing a copy of the refer
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pysam.bcftools
 import pytest
 
 from seqgx.cli import main
+from seqgx.errors import SeqgxError
 from seqgx.genome import decode, encode, one_hot
 from seqgx.personalize import GeneHaplotypes, build_gene, deduplicate
 from seqgx.variants import Policy, VcfReader, WindowVariants, _parse_gt_slow, parse_gt
@@ -435,7 +437,7 @@ def test_parse_gt_fast_path_equals_slow_path() -> None:
     for r, line in enumerate(lines):
         a = np.empty((5, 2), np.int16)
         ph, hp = np.empty(5, bool), np.empty(5, bool)
-        _parse_gt_slow(line, cols, a, ph, hp, "x")
+        _parse_gt_slow(line, cols, 7, a, ph, hp, "x")
         np.testing.assert_array_equal(fast[0][r], a)
         np.testing.assert_array_equal(fast[1][r], ph)
         np.testing.assert_array_equal(fast[2][r], hp)
@@ -595,3 +597,14 @@ def test_simulated_bad_and_unphased_vcfs(cohort: dict, sim: dict, capsys: pytest
                 assert f"{t['chrom']}:{t['pos']}" in err[0], err
                 failed.append(set(pd.read_csv(b, sep="\t")["gene_id"]))
         assert len(failed) == 1 and t["gene_id"] in failed[0], key
+
+
+@pytest.mark.parametrize("line, message", [
+    ("chr1\t300\t.\tA\tC\t.\tPASS\t.\tGT\t0|1\t1|1", "2 sample columns but the header names 3 samples"),
+    ("chr1\t300\t.\tA\tC\t.\tPASS\t.\tDP\t3\t4\t5", "has no GT"),
+    ("chr1\t300\t.\tA\tC\t.\tPASS\t.\tGT\t0|\t1|1\t0|0", "GT '0|' is malformed"),
+])
+def test_malformed_records_are_one_line_errors(line: str, message: str) -> None:
+    """A record that does not fit its header is bad input, never read as missing genotypes."""
+    with pytest.raises(SeqgxError, match=re.escape(message)):
+        parse_gt([line], np.arange(3), 3, "cohort.vcf.gz")

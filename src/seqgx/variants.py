@@ -385,19 +385,26 @@ def parse_gt(lines: list[str], columns: np.ndarray, n_vcf_samples: int,
         phased[rows] = s1[sel] != 2
         haploid[rows] = hap[sel]
     for r in np.flatnonzero(~fast):
-        _parse_gt_slow(lines[r], columns, alleles[r], phased[r], haploid[r], path)
+        _parse_gt_slow(lines[r], columns, n_vcf_samples, alleles[r], phased[r], haploid[r], path)
     return alleles, phased, haploid
 
 
-def _parse_gt_slow(line: str, columns: np.ndarray, alleles: np.ndarray, phased: np.ndarray,
-                   haploid: np.ndarray, path: Path | str) -> None:
+def _parse_gt_slow(line: str, columns: np.ndarray, n_vcf_samples: int, alleles: np.ndarray,
+                   phased: np.ndarray, haploid: np.ndarray, path: Path | str) -> None:
     """Plain parser for one line: any allele index, GT anywhere in FORMAT, short sample fields."""
     fields = line.rstrip("\n").split("\t")
     where = f"{fields[0]}:{fields[1]}" if len(fields) > 1 else "?"
-    fmt = fields[8].split(":") if len(fields) > 8 else []
-    gi = fmt.index("GT") if "GT" in fmt else -1
+    # A record with fewer or more sample columns than the header is malformed, not "missing".
+    if len(fields) != 9 + n_vcf_samples:
+        raise SeqgxError(f"VCF '{path}' record {where}: {max(len(fields) - 9, 0)} sample columns but the "
+                         f"header names {n_vcf_samples} samples; fix the VCF")
+    fmt = fields[8].split(":")
+    if "GT" not in fmt:
+        raise SeqgxError(f"VCF '{path}' record {where}: FORMAT '{fields[8]}' has no GT; genotypes are "
+                         f"needed (or drop the record)")
+    gi = fmt.index("GT")
     for j, c in enumerate(columns.tolist()):
-        parts = fields[9 + c].split(":") if 9 + c < len(fields) and gi >= 0 else []
+        parts = fields[9 + c].split(":")
         gt = parts[gi] if gi < len(parts) else "."
         gt = gt.lstrip("|/")  # VCF 4.4 phase prefix of the first allele
         al = _GT_SPLIT.split(gt)
