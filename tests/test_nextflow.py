@@ -230,3 +230,35 @@ def test_nf_test_files_reference_existing_scripts_and_processes(test_file: Path)
         assert param in defaults() or param == "outdir", f"{test_file.name}: unknown param {param}"
     assert text.count("{") == text.count("}")
 
+
+
+class _RecordingParams(dict):
+    """Params that remember which keys a pipeline step read."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> object:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_each_pipeline_step_and_its_module_read_the_same_parameters(tmp_path: Path) -> None:
+    """`seqgx run` and Nextflow build each step's command from the same parameters (files excepted:
+    Nextflow stages those as inputs)."""
+    from seqgx.params import PARAMS
+    from seqgx.pipeline import STEPS
+
+    (tmp_path / "genes" / "batches").mkdir(parents=True)
+    (tmp_path / "genes" / "batches" / "chr1_1.tsv").write_text("gene_id\nG1\n")
+    (tmp_path / "haplotypes").mkdir()
+    (tmp_path / "haplotypes" / "G1.haplotypes.npz").write_text("")
+    staged_as_inputs = {p.name for p in PARAMS if p.is_path} | {"outdir"}
+    for step in STEPS:
+        params = _RecordingParams(defaults() | {"fasta": "f", "vcf": "v", "annotation": "a",
+                                                "expression": "e"})
+        step.commands(params, tmp_path)
+        module = REPO / "modules" / "local" / step.name.replace("-", "_") / "main.nf"
+        in_module = set(re.findall(r"params\.(\w+)", module.read_text()))
+        assert params.read - staged_as_inputs == in_module - staged_as_inputs, step.name

@@ -1,8 +1,9 @@
 """`seqgx run`: the pipeline's steps in one process on one machine.
 
-Each step is run through the same command line a Nextflow process runs (``seqgx.cli.main``), with the
-arguments derived from the params file, so the single-machine mode and Nextflow cannot drift apart.
-Outputs go under ``outdir``: ``check/``, ``genes/``, ``haplotypes/``, ``predictions/``, ...
+Each step is run through the same subcommand a Nextflow process runs (``seqgx.cli.main``), with the
+arguments derived from the params file; a test checks that each step here and its Nextflow module read
+the same parameters. Outputs go under ``outdir``: ``check/``, ``genes/``, ``haplotypes/``,
+``predictions/``, ``ism/``, ``stats/``, ``assessment/``.
 """
 
 from __future__ import annotations
