@@ -12,7 +12,7 @@ Pure, vectorised functions on numpy arrays (see ``docs/methods.md`` for every fo
   selection in |ISM| order, as published;
 - :func:`gene_statistics` - every genes.tsv field for one gene, with a ``status`` for degenerate genes;
 - :func:`summarize` - per-readout summary figures across genes;
-- :func:`finetune_readout` / :func:`write_readout_weights` / :func:`read_readout_weights` - the
+- :func:`finetune_readout` / :func:`write_readout_weights` (read by :mod:`seqgx.readouts`) - the
   elastic-net readout from all tracks to expression, chromosomes held out.
 
 Conventions: dosage matrices are (SNVs x samples); vectors over samples are (samples,). Degenerate input
@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from seqgx.errors import SeqgxError
-from seqgx.io import atomic_output, require_file
+from seqgx.io import atomic_output
 
 NULL_TESTS = ("empirical", "paper")
 DEFAULT_NULL_DRAWS = 1000
@@ -728,27 +728,3 @@ def write_readout_weights(path: str | Path, track_names: Sequence[str], weights:
         tmp.write_bytes(("\r\n".join(lines) + "\r\n").encode())
     return path
 
-
-def read_readout_weights(path: str | Path) -> tuple[list[str], np.ndarray, float]:
-    """Read a readout CSV (:func:`write_readout_weights` format) -> (track names, weights, intercept)."""
-    p = require_file(path, "readout weights file", "pass the CSV written by 'seqgx finetune'")
-    lines = [ln.rstrip("\r") for ln in p.read_text().split("\n")]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines or lines[0].strip() != "tracks,weights":
-        raise SeqgxError(f"readout weights file '{p}': line 1 must be the header 'tracks,weights'; "
-                         f"use the published readout CSV format")
-    names, values = [], []
-    for i, ln in enumerate(lines[1:], start=2):
-        name, sep, val = ln.rpartition(",")
-        try:
-            v = float(val)
-        except ValueError:
-            v = math.nan
-        if not sep or not math.isfinite(v):
-            raise SeqgxError(f"readout weights file '{p}' line {i}: expected '<track>,<number>', got {ln!r}")
-        names.append(name)
-        values.append(v)
-    if not names or names[-1] != "offset":
-        raise SeqgxError(f"readout weights file '{p}': the last row must be 'offset,<intercept>'")
-    return names[:-1], np.asarray(values[:-1]), values[-1]
