@@ -151,6 +151,14 @@ def test_check_inputs_bad_inputs(cohort: dict, tmp_path: Path) -> None:
     expr.to_csv(other, sep="\t")
     assert_one_line_error(run_cli(*_check_args(cohort, tmp_path / "o", expression=other)),
                           "only 0 samples", "sample map")
+    # a sample named twice in the expression header
+    twice = tmp_path / "twice.tsv"
+    lines = Path(cohort["expression"]).read_text().splitlines()
+    cols = lines[0].split("\t")
+    cols[2] = cols[1]
+    twice.write_text("\n".join(["\t".join(cols), *lines[1:]]) + "\n")
+    assert_one_line_error(run_cli(*_check_args(cohort, tmp_path / "o", expression=twice)),
+                          "twice.tsv", f"'{cols[1]}' more than once")
     # ...and a sample map fixes it
     smap = tmp_path / "map.tsv"
     pd.DataFrame({"expression_sample": expr.columns, "vcf_sample": [c[1:] for c in expr.columns]}).to_csv(

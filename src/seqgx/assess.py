@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqgx.checks import read_expression
 from seqgx.errors import SeqgxError
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger, progress
@@ -108,27 +109,6 @@ def _read_tsv(path: Path, what: str, columns: Sequence[str], fix: str, **kw: Any
         raise SeqgxError(f"{what} '{path}' lacks column '{missing[0]}' (has "
                          f"{', '.join(map(str, table.columns))}); {fix}")
     return table
-
-
-def read_expression(path: str | Path) -> pd.DataFrame:
-    """The expression matrix: genes x samples (index gene ids as str, float values, NaN for NA)."""
-    p = require_file(path, "expression matrix", "pass a TSV with first column gene_id, one column per sample")
-    try:
-        expr = pd.read_csv(p, sep="\t", index_col=0, na_values=["NA", "NaN", "nan", ""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeqgxError(f"expression matrix '{p}' is not a tab-separated table "
-                         f"({str(exc).splitlines()[0]}); expected first column gene_id then one column "
-                         f"per sample") from None
-    expr.index = expr.index.astype(str)
-    expr.columns = expr.columns.astype(str)
-    bad = [c for c in expr.columns if not pd.api.types.is_numeric_dtype(expr[c])]
-    if bad:
-        raise SeqgxError(f"expression matrix '{p}' has non-numeric values in sample column '{bad[0]}'; "
-                         f"use numbers (NA for missing)")
-    if expr.index.duplicated().any():
-        raise SeqgxError(f"expression matrix '{p}' lists gene '{expr.index[expr.index.duplicated()][0]}' "
-                         f"more than once; keep one row per gene")
-    return expr.astype(float)
 
 
 def expression_row(expr: pd.DataFrame, gene_id: str, expression_samples: Sequence[str]) -> np.ndarray | None:

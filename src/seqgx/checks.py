@@ -64,26 +64,39 @@ def fasta_contigs(fasta: Path) -> list[str]:
     return names
 
 
-def read_expression_header(path: Path) -> tuple[list[str], list[str]]:
-    """Sample ids (header) and gene ids (first column) of the expression matrix."""
+def read_expression(path: str | Path) -> pd.DataFrame:
+    """The expression matrix: genes x samples (gene ids as str index, float values, NaN for NA).
+
+    The one reader of this input: every step that needs expression goes through it, so every step
+    refuses the same bad matrices with the same messages.
+    """
+    p = require_file(path, "expression matrix", "pass a TSV with first column gene_id, one column per sample")
     try:
-        expr = pd.read_csv(path, sep="\t", index_col=0, nrows=None, usecols=None)
+        expr = pd.read_csv(p, sep="\t", index_col=0, na_values=["NA", "NaN", "nan", ""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeqgxError(f"expression matrix '{path}' is not a tab-separated table ({exc}); "
-                         f"expected first column gene_id then one column per sample") from None
-    samples = [str(s) for s in expr.columns]
-    dup = pd.Index(samples)[pd.Index(samples).duplicated()]
-    if len(dup):
-        raise SeqgxError(f"expression matrix '{path}' names sample '{dup[0]}' more than once; "
-                         f"make sample columns unique")
-    if expr.shape[1] == 0 or expr.shape[0] == 0:
-        raise SeqgxError(f"expression matrix '{path}' has no genes or no samples; expected genes as rows "
+        raise SeqgxError(f"expression matrix '{p}' is not a tab-separated table "
+                         f"({str(exc).splitlines()[0]}); expected first column gene_id then one column "
+                         f"per sample") from None
+    expr.index = expr.index.astype(str)
+    expr.columns = expr.columns.astype(str)
+    if expr.shape[0] == 0 or expr.shape[1] == 0:
+        raise SeqgxError(f"expression matrix '{p}' has no genes or no samples; expected genes as rows "
                          f"and samples as tab-separated columns")
-    non_numeric = [c for c in expr.columns if not pd.api.types.is_numeric_dtype(expr[c])]
-    if non_numeric:
-        raise SeqgxError(f"expression matrix '{path}' has non-numeric values in sample column "
-                         f"'{non_numeric[0]}'; use numbers (NA for missing)")
-    return samples, [str(g) for g in expr.index]
+    # pandas renames repeated column names ('S1' -> 'S1.1'), so look at the header itself.
+    with open(p, encoding="utf-8", errors="replace") as fh:
+        header = pd.Index(fh.readline().rstrip("\r\n").split("\t")[1:])
+    if header.duplicated().any():
+        dup = header[header.duplicated()][0]
+        raise SeqgxError(f"expression matrix '{p}' names sample '{dup}' more than once; make sample "
+                         f"columns unique")
+    bad = [c for c in expr.columns if not pd.api.types.is_numeric_dtype(expr[c])]
+    if bad:
+        raise SeqgxError(f"expression matrix '{p}' has non-numeric values in sample column '{bad[0]}'; "
+                         f"use numbers (NA for missing)")
+    if expr.index.duplicated().any():
+        raise SeqgxError(f"expression matrix '{p}' lists gene '{expr.index[expr.index.duplicated()][0]}' "
+                         f"more than once; keep one row per gene")
+    return expr.astype(float)
 
 
 def read_sample_map(path: Path) -> dict[str, str]:
@@ -165,7 +178,8 @@ def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, exp
     rows = [(a, to_fasta[a], to_vcf.get(a, "")) for a in annot_contigs if a in to_fasta]
     contigs = pd.DataFrame(rows, columns=["annotation_contig", "fasta_contig", "vcf_contig"])
 
-    expr_samples, expr_genes = read_expression_header(expression)
+    expr = read_expression(expression)
+    expr_samples, expr_genes = list(expr.columns), list(expr.index)
     samples, sample_counts = match_samples(expr_samples, vcf_samples, smap, min_samples, expression, vcf)
 
     annot_ids = set(genes["gene_id"].astype(str)) | set(genes["gene_id"].astype(str).map(strip_version))

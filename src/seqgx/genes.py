@@ -150,14 +150,6 @@ def read_gene_list(path: str | Path) -> list[str]:
     return [s for s in items if s and not s.startswith("#")]
 
 
-def read_expression_genes(path: str | Path) -> list[str]:
-    """Gene ids of the expression matrix (first column of a TSV with a header)."""
-    path = require_file(path, "expression matrix", "pass a TSV with first column gene_id")
-    with _open_text(path) as fh:
-        next(fh, None)  # header
-        return [line.split("\t", 1)[0].strip() for line in fh if line.strip()]
-
-
 def read_contigs(path: str | Path) -> pd.DataFrame:
     """contigs.tsv of check-inputs: annotation_contig, fasta_contig, vcf_contig."""
     path = require_file(path, "contig map", "pass the contigs.tsv written by 'seqgx check-inputs'")

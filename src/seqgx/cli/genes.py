@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from seqgx import genes as G
+from seqgx.checks import read_expression
 from seqgx.log import get_logger
 from seqgx.params import PARAMS_BY_NAME
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     G.check_window_length(args.window_length)
     annotation = G.read_annotation(args.annotation)
     gene_list = G.read_gene_list(args.gene_list) if args.gene_list else None
-    expression = G.read_expression_genes(args.expression) if args.expression else None
+    expression = list(read_expression(args.expression).index) if args.expression else None
     genes = G.select_genes(annotation, gene_list=gene_list, chromosomes=args.chromosomes,
                            expression_genes=expression, source=args.annotation,
                            gene_list_path=args.gene_list or "gene list")
