@@ -70,6 +70,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=0, help="fast ISM batch (default 8 CPU, 32 GPU)")
     ap.add_argument("--full-batch-size", type=int, default=0,
                     help="full forward batch (default 2 CPU, 8 GPU)")
+    ap.add_argument("--size", choices=("auto", "full", "narrow"), default="auto",
+                    help="model timed: auto = full-size on GPU, narrow on CPU (full-size on a CPU takes "
+                         "minutes)")
     args = ap.parse_args()
     gpu = args.mode == "gpu" or (args.mode == "auto" and torch.cuda.is_available())
     device = "cuda" if gpu else "cpu"
@@ -85,7 +88,8 @@ def main() -> None:
                 full_size_flops())
     print(f"  (counted in {time.perf_counter() - t:.1f} s)\n")
 
-    hp = FULL if gpu else NARROW
+    full_size = args.size == "full" or (args.size == "auto" and gpu)
+    hp = FULL if full_size else NARROW
     model = load_model("random", SEQ_LEN, hp, seed=0)
     # enformer-pytorch zero-initialises attention outputs and its random outputs hardly depend on the
     # input; perturb every weight so SNVs move the outputs and |fast - full| means something (FLOPs
@@ -93,13 +97,14 @@ def main() -> None:
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in model.module.enformer.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * (0.2 if not gpu else 0.02))
+            p.add_(torch.randn(p.shape, generator=gen) * (0.02 if full_size else 0.2))
     module = model.module.select(centre_bins(896), [TRACK]).to(device).eval()
     rf = derive_receptive_field(split_model(module).layers)
     print(f"receptive field: R = {rf.half_width} bp each side of a {rf.resolution}-bp token; a base changes "
           f"<= {rf.n_affected} tokens; slice {rf.slice_tokens} tokens = {rf.slice_bp} bp\n")
     cfg = model.module.enformer.config
-    label = f"{'FULL-SIZE' if gpu else 'NARROW'} Enformer dim {cfg.dim}, depth {cfg.depth}, heads {cfg.heads}"
+    size = "FULL-SIZE" if full_size else "NARROW"
+    label = f"{size} Enformer dim {cfg.dim}, depth {cfg.depth}, heads {cfg.heads}"
     f = flop_counts(copy.deepcopy(model.module.select(centre_bins(896), [TRACK])).to("meta"))
     print_flops(f"timed model: {label}:", f)
 
