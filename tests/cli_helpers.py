@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -13,12 +16,28 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd)
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+def _error_lines(stderr: str) -> list[str]:
+    """stderr without log lines (INFO/WARNING) and ONNX Runtime's own warnings."""
+    return [ln for ln in stderr.splitlines() if ln.strip() and " WARNING: " not in ln
+            and " INFO: " not in ln and not re.search(r"\[W:onnxruntime", ln)]
+
+
+def _check_one_line(stderr: str, fragments: tuple[str, ...]) -> str:
+    lines = _error_lines(stderr)
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+    return lines[0]
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
     """Non-zero exit, exactly one stderr line (no traceback) that contains every fragment."""
     assert proc.returncode != 0, proc.stdout
-    err_lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and " WARNING: " not in ln
-                 and " INFO: " not in ln]
-    assert len(err_lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for frag in fragments:
-        assert frag in err_lines[0], err_lines[0]
+    return _check_one_line(proc.stderr, fragments)
+
+
+def one_line_error(capsys: pytest.CaptureFixture, rc: int, *fragments: str) -> str:
+    """The same for an in-process `seqgx.cli.main(...)` call that returned ``rc``."""
+    assert rc != 0
+    return _check_one_line(capsys.readouterr().err, fragments)

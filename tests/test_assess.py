@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from cli_helpers import one_line_error
 
 from seqgx.assess import (
     BATCH_GENE_COLUMNS,
@@ -32,17 +33,6 @@ from seqgx.stats import bh_fdr
 
 WINDOW = 128 * 96  # 12,288 bp: holds every planted SNV (within 100 bp of the TSS), keeps the oracle fast
 DRAWS = "500"
-
-
-def _one_line_error(capsys: pytest.CaptureFixture, rc: int, *fragments: str) -> str:
-    assert rc != 0
-    err = [ln for ln in capsys.readouterr().err.splitlines()
-           if ln.strip() and " WARNING: " not in ln and " INFO: " not in ln]
-    assert len(err) == 1, err
-    assert "Traceback" not in err[0]
-    for f in fragments:
-        assert f in err[0], err[0]
-    return err[0]
 
 
 def _write_perfect_model(hap_dir: Path, truth: dict, out_pred: Path, out_ism: Path) -> None:
@@ -336,14 +326,14 @@ def test_bad_inputs_one_line_errors(run, tmp_path: Path, capsys) -> None:
     gid = run["hap"][1].name.removesuffix(".haplotypes.npz")
     only_first = d / "pred" / f"{run['hap'][0].name.removesuffix('.haplotypes.npz')}.predictions.tsv"
     base = ["stats", "--haplotypes", *hap, "--expression", run["expression"], "--out", str(tmp_path / "o")]
-    _one_line_error(capsys, main([*base, "--predictions", str(only_first)]), gid, f"{gid}.predictions.tsv",
+    one_line_error(capsys, main([*base, "--predictions", str(only_first)]), gid, f"{gid}.predictions.tsv",
                     "seqgx predict")
     # PredictDB with an unexpected schema
     db = tmp_path / "bad.db"
     con = sqlite3.connect(db)
     con.execute("CREATE TABLE weights (gene TEXT, rsid TEXT, varID TEXT, ref_allele TEXT, weight REAL)")
     con.close()
-    _one_line_error(capsys, main([*base, "--predictions", str(d / "pred"), "--predictdb", str(db)]),
+    one_line_error(capsys, main([*base, "--predictions", str(d / "pred"), "--predictdb", str(db)]),
                     "table 'weights'", "eff_allele")
     # An ISM table missing a variant of the haplotypes file
     ism = pd.read_csv(d / "ism" / f"{gid}.ism.tsv", sep="\t")
@@ -352,7 +342,7 @@ def test_bad_inputs_one_line_errors(run, tmp_path: Path, capsys) -> None:
         g = p.name.removesuffix(".haplotypes.npz")
         t = pd.read_csv(d / "ism" / f"{g}.ism.tsv", sep="\t")
         (t.iloc[1:] if g == gid else t).to_csv(tmp_path / "ism" / f"{g}.ism.tsv", sep="\t", index=False)
-    _one_line_error(capsys, main([*base, "--predictions", str(d / "pred"), "--ism", str(tmp_path / "ism")]),
+    one_line_error(capsys, main([*base, "--predictions", str(d / "pred"), "--ism", str(tmp_path / "ism")]),
                     f"lacks variant '{ism.variant_id.iloc[0]}'", "seqgx ism")
     # merge: the same batch twice
     assert main([*base, "--predictions", str(d / "pred"), "--batch-name", "x", "--null-draws", "20"]) == 0
@@ -361,10 +351,10 @@ def test_bad_inputs_one_line_errors(run, tmp_path: Path, capsys) -> None:
     (tmp_path / "o2").mkdir()
     (tmp_path / "o2" / "y.genes.tsv").write_bytes(x.read_bytes())
     (tmp_path / "o2" / "y.drivers.tsv").write_bytes((tmp_path / "o" / "x.drivers.tsv").read_bytes())
-    _one_line_error(capsys, main(["merge", "--genes", str(x), str(tmp_path / "o2" / "y.genes.tsv"), "--out",
+    one_line_error(capsys, main(["merge", "--genes", str(x), str(tmp_path / "o2" / "y.genes.tsv"), "--out",
                                   str(tmp_path / "m")]), "is in both", "pass each batch once")
     rc = main(["merge", "--genes", str(tmp_path / "nothing"), "--out", str(tmp_path / "m")])
-    _one_line_error(capsys, rc, "does not exist")
+    one_line_error(capsys, rc, "does not exist")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -441,7 +431,7 @@ def test_finetune_weights_feed_predict_with_the_same_pseudocount(run, tmp_path: 
     capsys.readouterr()
     rc = main(["finetune", "--reference-tracks", str(d / "pred"), "--expression", run["expression"],
                "--genes", str(d / "genes" / "genes.tsv"), "--out", str(tmp_path / "x.csv")])
-    _one_line_error(capsys, rc, "at least 3 chromosomes", "got 2")
+    one_line_error(capsys, rc, "at least 3 chromosomes", "got 2")
     assert not (tmp_path / "x.csv").exists()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import one_line_error
 
 from seqgx.cli import main
 from seqgx.genes import GENE_COLUMNS, read_annotation, read_batch
@@ -138,13 +139,8 @@ def test_read_annotation_tsv_without_gene_name(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ bad input, one line
 def _cli_error(capsys: pytest.CaptureFixture, argv: list[str], *fragments: str) -> None:
     capsys.readouterr()
-    assert main(argv) != 0
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip() and " WARNING: " not in ln
-           and " INFO: " not in ln]
-    assert len(err) == 1, err
-    assert err[0].startswith("seqgx genes: error:")
-    for f in fragments:
-        assert f in err[0], err[0]
+    line = one_line_error(capsys, main(argv), *fragments)
+    assert line.startswith("seqgx genes: error:")
 
 
 def test_error_window_not_multiple_of_128(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

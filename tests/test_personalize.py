@@ -15,6 +15,7 @@ import pandas as pd
 import pysam
 import pysam.bcftools
 import pytest
+from cli_helpers import one_line_error
 
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
@@ -459,13 +460,8 @@ def test_vcf_reader_rejects_unknown_sample(data: dict) -> None:
 # ------------------------------------------------------------------------------ bad input, one line
 def _cli_error(capsys: pytest.CaptureFixture, argv: list[str], *fragments: str) -> None:
     capsys.readouterr()
-    assert main(argv) != 0
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip() and " INFO: " not in ln
-           and " WARNING: " not in ln]
-    assert len(err) == 1, err
-    assert err[0].startswith("seqgx personalize: error:")
-    for f in fragments:
-        assert f in err[0], err[0]
+    line = one_line_error(capsys, main(argv), *fragments)
+    assert line.startswith("seqgx personalize: error:")
 
 
 def _argv(data: dict, **kw: str) -> list[str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_helpers import one_line_error
 
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
@@ -306,15 +306,6 @@ def test_foreign_onnx_model_with_track_names(gene, tmp_path: Path) -> None:
     np.testing.assert_array_equal(table.hap1.to_numpy(), _expected(seqs)["track:2"][:, 0])
 
 
-def _one_line_error(capsys: pytest.CaptureFixture, rc: int, *fragments: str) -> None:
-    assert rc != 0
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip() and " WARNING: " not in ln
-           and " INFO: " not in ln and not re.search(r"\[W:onnxruntime", ln)]
-    assert len(err) == 1, err
-    for f in fragments:
-        assert f in err[0], err[0]
-
-
 def test_bad_inputs_one_line_errors(gene, oracle_onnx, tmp_path: Path, capsys) -> None:
     path, gh, _ = gene
     out = str(tmp_path / "o")
@@ -324,19 +315,19 @@ def test_bad_inputs_one_line_errors(gene, oracle_onnx, tmp_path: Path, capsys) -
     assert main(["export-onnx", "--model", "oracle", "--window-length", str(L // 2),
                  "--out", str(short)]) == 0
     capsys.readouterr()
-    _one_line_error(capsys, main([*base, "--model", str(short)]), f"takes {L // 2} bp", "--window-length")
-    _one_line_error(capsys, main([*base, "--model", str(oracle_onnx), "--tracks", "CAGE:nowhere"]),
+    one_line_error(capsys, main([*base, "--model", str(short)]), f"takes {L // 2} bp", "--window-length")
+    one_line_error(capsys, main([*base, "--model", str(oracle_onnx), "--tracks", "CAGE:nowhere"]),
                     "unknown track 'CAGE:nowhere'")
-    _one_line_error(capsys, main([*base, "--model", str(oracle_onnx), "--tracks", "7"]), "out of range")
+    one_line_error(capsys, main([*base, "--model", str(oracle_onnx), "--tracks", "7"]), "out of range")
     bad_w = _weights_csv(tmp_path / "w.csv", ["gc", "tata", "ebox"], [1, 1, 1], 0)
-    _one_line_error(capsys, main([*base, "--model", "oracle", "--finetuned-weights", str(bad_w)]),
+    one_line_error(capsys, main([*base, "--model", "oracle", "--finetuned-weights", str(bad_w)]),
                     "names track 'gc' but model track 0 is 'oracle:GC'")
-    _one_line_error(capsys, main([*base, "--model", str(tmp_path / "nope.onnx")]), "does not exist")
-    _one_line_error(capsys, main([*base, "--model", str(tmp_path / "nope.pt")]), "does not exist")
-    _one_line_error(capsys, main([*base, "--model", str(oracle_onnx), "--providers", "cuda"]),
+    one_line_error(capsys, main([*base, "--model", str(tmp_path / "nope.onnx")]), "does not exist")
+    one_line_error(capsys, main([*base, "--model", str(tmp_path / "nope.pt")]), "does not exist")
+    one_line_error(capsys, main([*base, "--model", str(oracle_onnx), "--providers", "cuda"]),
                     "CUDAExecutionProvider is not available", "--allow-cpu-fallback")
     if not torch.cuda.is_available():
-        _one_line_error(capsys, main([*base, "--model", "oracle", "--device", "cuda"]), "no CUDA GPU",
+        one_line_error(capsys, main([*base, "--model", "oracle", "--device", "cuda"]), "no CUDA GPU",
                         "--allow-cpu-fallback")
         assert main([*base, "--model", "oracle", "--device", "cuda", "--allow-cpu-fallback"]) == 0
     assert main([*base, "--model", str(oracle_onnx), "--providers", "cuda", "--allow-cpu-fallback"]) == 0
