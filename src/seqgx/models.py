@@ -30,6 +30,7 @@ from torch import nn
 from seqgx.errors import SeqgxError
 from seqgx.io import atomic_output
 from seqgx.log import get_logger
+from seqgx.threads import configured_threads
 
 log = get_logger(__name__)
 
@@ -586,6 +587,8 @@ def export_onnx(model: LoadedModel, out: str | os.PathLike, *, precision: str = 
         onnx.save(proto, str(tmp))
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        if threads := configured_threads():  # the step's --threads; else ONNX Runtime's default
+            opts.intra_op_num_threads = threads
         sess = ort.InferenceSession(str(tmp), opts, providers=["CPUExecutionProvider"])
         got = sess.run(None, {ONNX_INPUT: check.numpy()})[0]
         if got.shape != expected.shape:

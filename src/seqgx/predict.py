@@ -37,6 +37,7 @@ from seqgx.models import (
     sha256_file,
 )
 from seqgx.readouts import combine_person
+from seqgx.threads import configured_threads
 
 log = get_logger(__name__)
 
@@ -169,13 +170,14 @@ class OnnxBackend(Backend):
 
     def __init__(self, path: str | os.PathLike, providers: Sequence[str] | None = None,
                  allow_cpu_fallback: bool = False, track_names: str | os.PathLike | None = None,
-                 threads: int = 0):
+                 threads: int | None = None):
         import onnxruntime as ort
 
         self.path = require_file(path, "model file", "pass an existing .onnx file")
         self.providers = resolve_providers(providers, allow_cpu_fallback)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        threads = configured_threads() if threads is None else threads  # 0: ONNX Runtime's default
         if threads:
             opts.intra_op_num_threads = threads
         try:
@@ -261,9 +263,11 @@ class OnnxBackend(Backend):
 
 def open_backend(model: str, seq_len: int, *, backend: str = "auto", hparams: str | dict | None = None,
                  providers: Sequence[str] | None = None, device: str = "auto", precision: str = "fp32",
-                 allow_cpu_fallback: bool = False, track_names: str | None = None, seed: int = 0
-                 ) -> Backend:
-    """Open ``model`` for windows of ``seq_len`` bp: an .onnx file (onnx backend) or a torch model."""
+                 allow_cpu_fallback: bool = False, track_names: str | None = None, seed: int = 0,
+                 threads: int | None = None) -> Backend:
+    """Open ``model`` for windows of ``seq_len`` bp: an .onnx file (onnx backend) or a torch model.
+    ``threads``: ONNX Runtime's intra-op threads (None: :func:`seqgx.threads.configured_threads`);
+    torch uses the process setting (:func:`seqgx.threads.set_threads`)."""
     from seqgx.models import load_model
 
     if backend == "auto":
@@ -272,7 +276,7 @@ def open_backend(model: str, seq_len: int, *, backend: str = "auto", hparams: st
         if not str(model).endswith(".onnx"):
             raise SeqgxError(f"the onnx backend needs an .onnx file, got '{model}'; export it with "
                              f"'seqgx export-onnx' or use --backend torch")
-        b: Backend = OnnxBackend(model, providers, allow_cpu_fallback, track_names)
+        b: Backend = OnnxBackend(model, providers, allow_cpu_fallback, track_names, threads)
         if b.seq_len != seq_len:
             raise SeqgxError(f"ONNX model '{model}' takes {b.seq_len} bp inputs but the haplotype windows "
                              f"are {seq_len} bp; export the model with --window-length {seq_len}")

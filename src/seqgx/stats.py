@@ -36,6 +36,7 @@ from scipy import stats as sps
 
 from seqgx.errors import SeqgxError
 from seqgx.io import atomic_output
+from seqgx.threads import available_cpus, configured_threads
 
 NULL_TESTS = ("empirical", "paper")
 DEFAULT_NULL_DRAWS = 1000
@@ -124,17 +125,25 @@ def gene_rng(seed: int, gene_id: str) -> np.random.Generator:
 
 
 NULL_BLOCK = 125  # null draws per child generator: the draw layout, fixed so results never depend on threads
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None
 
 
-def _pool() -> ThreadPoolExecutor:
+def _pool_workers() -> int:
+    """How many threads fill weight blocks: the step's ``--threads`` (:func:`seqgx.threads.set_threads`),
+    else the cores available; at most 4 (the pool's cap before ``--threads`` existed)."""
+    return min(4, configured_threads() or available_cpus())
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
     """Threads for filling weight blocks: numpy's generators release the GIL when filling ``out``.
-    One pool per process: a forked child cannot use its parent's threads, so it makes its own."""
+    One pool per process and thread count: a forked child cannot use its parent's threads, so it
+    makes its own."""
     global _POOL
-    if _POOL is None or _POOL[0] != os.getpid():
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, min(4, cpus))))
-    return _POOL[1]
+    if _POOL is None or _POOL[:2] != (os.getpid(), workers):
+        if _POOL is not None and _POOL[0] == os.getpid():
+            _POOL[2].shutdown(wait=False)
+        _POOL = (os.getpid(), workers, ThreadPoolExecutor(max_workers=workers))
+    return _POOL[2]
 
 
 def draw_null_weights(rng: np.random.Generator, n_draws: int, n_snv: int, dtype: Any = np.float32,
@@ -149,8 +158,9 @@ def draw_null_weights(rng: np.random.Generator, n_draws: int, n_snv: int, dtype:
     def fill(b: int) -> None:
         children[b].standard_normal(out=w[b * NULL_BLOCK:(b + 1) * NULL_BLOCK], dtype=dtype)
 
-    if n_blocks > 1 and w.size >= 200_000:
-        list(_pool().map(fill, range(n_blocks)))
+    workers = _pool_workers() if n_blocks > 1 and w.size >= 200_000 else 1
+    if workers > 1:  # with --threads 1 the blocks are filled in this thread only
+        list(_pool(workers).map(fill, range(n_blocks)))
     else:
         for b in range(n_blocks):
             fill(b)

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 
 from seqgx.params import PARAMS_BY_NAME
+from seqgx.threads import add_threads_argument, set_threads
 
 NAME = "export-onnx"
 HELP = "Export Enformer (or the oracle) to ONNX: fixed length, dynamic batch, fp32 or fp16, verified"
@@ -35,12 +36,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for 'random' weights and the check input")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--out", required=True, help="output .onnx file")
+    add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from seqgx.models import export_onnx, load_model, read_track_names
     from seqgx.readouts import parse_bins, resolve_tracks
 
+    set_threads(args.threads, import_torch=True)  # torch export and the ONNX Runtime parity check
     names = read_track_names(args.track_names) if args.track_names else None
     model = load_model(args.model, args.window_length, args.hparams, seed=args.seed, head=args.head,
                        track_names=names)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from seqgx.threads import add_threads_argument, set_threads
+
 NAME = "finetune"
 HELP = ("Fit readout weights from the reference sequences' all-track outputs to mean expression, whole "
         "chromosomes held out; write a weights CSV for 'seqgx predict --finetuned-weights'")
@@ -26,11 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the elastic net's coordinate order")
     p.add_argument("--report", help="JSON report path (default: <out without .csv>.report.json)")
     p.add_argument("--out", required=True, help="weights CSV to write")
+    add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from seqgx.assess import finetune, write_finetune
 
+    set_threads(args.threads)  # BLAS/OpenMP of the elastic net
     names, weights, intercept, report, heldout = finetune(
         args.reference_tracks, args.expression, args.genes, pseudocount=args.pseudocount, folds=args.folds,
         seed=args.seed, samples=args.samples)

@@ -10,6 +10,7 @@ from typing import Any
 from seqgx import __version__
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
+from seqgx.threads import set_threads
 
 NAME = "ism"
 HELP = ("In-silico mutagenesis of each gene's SNVs (fast exact path for Enformer), optional input "
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tss_window < 0:
         raise SeqgxError(f"--tss-window must be >= 0 bp, got {args.tss_window}")
+    set_threads(args.threads, import_torch=True)  # --threads comes with the model flags
     first = GeneHaplotypes.load(args.haplotypes[0])
     predictor, backend, _ = build_predictor(args, first.window_length)
     rset = ReadoutSet(predictor.readouts, predictor.bins, predictor.tracks)

@@ -9,6 +9,7 @@ from typing import Any
 
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
+from seqgx.threads import add_threads_argument, set_threads
 
 NAME = "predict"
 HELP = "Predict the reference and every distinct haplotype of each gene; write per-sample readouts"
@@ -57,6 +58,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reverse-complement", action="store_true",
                    help="also average the reverse-complement prediction (bins reversed back)")
     p.add_argument("--seed", type=int, default=0, help="seed of 'random' weights")
+    add_threads_argument(p)
 
 
 def _default_tracks(names: list[str]) -> list[str]:
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from seqgx.personalize import GeneHaplotypes
     from seqgx.predict import Predictor, predict_gene, write_gene_outputs
 
+    set_threads(args.threads, import_torch=True)
     first = GeneHaplotypes.load(args.haplotypes[0])
     predictor, backend, bins = build_predictor(args, first.window_length)
     ref_tracks = None

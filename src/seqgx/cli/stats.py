@@ -6,6 +6,7 @@ import argparse
 import json
 
 from seqgx.params import PARAMS_BY_NAME
+from seqgx.threads import add_threads_argument, set_threads
 
 NAME = "stats"
 HELP = ("Correlate each gene's personal predictions with observed expression, test against the gene's "
@@ -34,11 +35,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also fit an elastic net on the cohort's own genotypes (nested CV) per gene")
     p.add_argument("--batch-name", help="output name prefix (default: derived from the haplotypes files)")
     p.add_argument("--out", required=True, help="output directory")
+    add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from seqgx.assess import StatsOptions, assess_batch, default_batch_name, write_batch
 
+    set_threads(args.threads)  # BLAS and the null-draw pool
     opts = StatsOptions(null_test=args.null_test, null_draws=args.null_draws, seed=args.seed,
                         min_samples=args.min_samples, elastic_net_baseline=args.elastic_net_baseline)
     name = args.batch_name or default_batch_name(args.haplotypes)
