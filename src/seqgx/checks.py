@@ -2,25 +2,27 @@
 
 Checks that files exist and are readable, that the VCF/BCF and FASTA are indexed, that contig names
 agree between FASTA, VCF and annotation (mapping 'chr1' <-> '1' when unambiguous), that expression and
-VCF samples overlap, and that the expression matrix's genes exist in the annotation. Writes the kept
-samples and the contig map that later steps read.
+VCF samples overlap, and that the expression matrix's genes exist in the annotation. The VCF may be
+several files (e.g. one per chromosome) with the same samples. Writes the kept samples, the contig map
+and which VCF file holds each contig's records, which later steps read.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 import pandas as pd
-import pysam
 
 from seqgx.errors import SeqgxError
 from seqgx.genes import read_annotation, strip_version
 from seqgx.genome import contig_map
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger
-from seqgx.variants import vcf_index
+from seqgx.variants import resolve_vcfs, vcf_contig_files, vcf_contigs_and_samples
 
 log = get_logger(__name__)
 
@@ -30,23 +32,8 @@ class CheckResult:
     samples: pd.DataFrame  # expression_sample, vcf_sample (VCF order)
     contigs: pd.DataFrame  # annotation_contig, fasta_contig, vcf_contig
     summary: dict = field(default_factory=dict)
-
-
-def vcf_contigs_and_samples(vcf: Path) -> tuple[list[str], list[str]]:
-    """Contigs with records (from the index) and sample ids of an indexed, bgzipped VCF or BCF."""
-    if vcf_index(vcf) is None:
-        raise SeqgxError(f"VCF '{vcf}' has no index (.tbi or .csi); bgzip it and run "
-                         f"'bcftools index -t {vcf}' (or 'tabix -p vcf {vcf}')")
-    try:
-        with pysam.VariantFile(str(vcf)) as vf:
-            samples = list(vf.header.samples)
-            if vf.index is None:
-                raise SeqgxError(f"VCF '{vcf}' has an index pysam cannot open; re-create it with "
-                                 f"'bcftools index -t {vcf}'")
-            contigs = list(vf.index)
-    except (ValueError, OSError) as exc:
-        raise SeqgxError(f"VCF '{vcf}' cannot be read ({exc}); it must be bgzipped VCF or BCF") from None
-    return contigs, samples
+    vcfs: pd.DataFrame = field(  # vcf_contig, vcf (absolute path): the file holding each contig's records
+        default_factory=lambda: pd.DataFrame(columns=["vcf_contig", "vcf"]))
 
 
 def fasta_contigs(fasta: Path) -> list[str]:
@@ -140,12 +127,38 @@ def match_samples(expr_samples: list[str], vcf_samples: list[str], sample_map: d
     return table, counts
 
 
-def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, expression: str | Path,
-                 sample_map: str | Path | None = None, gene_list: str | Path | None = None,
-                 min_samples: int = 20) -> CheckResult:
-    """Validate all inputs; raise SeqgxError on the first problem a user must fix."""
+def same_vcf_samples(samples_by_file: dict[Path, list[str]]) -> list[str]:
+    """The sample ids every VCF of a set shares, in the same order; else a one-line error."""
+    (first, want), *others = samples_by_file.items()
+    for path, got in others:
+        if got == want:
+            continue
+        got_set, want_set = set(got), set(want)
+        lacks = [s for s in want if s not in got_set]
+        extra = [s for s in got if s not in want_set]
+        if lacks or extra:
+            what = (f"lacks sample '{lacks[0]}' ({len(lacks)} missing)" if lacks else
+                    f"has sample '{extra[0]}' ({len(extra)} extra)")
+        else:  # same set: another order (or a repeated id, which match_samples reports on its own)
+            i, a, b = next((i, a, b) for i, (a, b) in enumerate(zip_longest(want, got)) if a != b)
+            what = f"orders the samples differently (sample column {i + 1}: '{b}', not '{a}')"
+        raise SeqgxError(f"VCF '{path}' {what} compared with VCF '{first}'; reheader/subset all VCFs "
+                         f"to the same samples (bcftools view -s / bcftools reheader)")
+    return want
+
+
+def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], annotation: str | Path,
+                 expression: str | Path, sample_map: str | Path | None = None,
+                 gene_list: str | Path | None = None, min_samples: int = 20) -> CheckResult:
+    """Validate all inputs; raise SeqgxError on the first problem a user must fix.
+
+    ``vcf`` is one spec or a list of specs (files, globs, samplesheets; see
+    :func:`seqgx.variants.resolve_vcfs`): the files must share their samples and each contig's
+    records must sit in one file.
+    """
     fasta = require_file(fasta, "FASTA", "set 'fasta' to the reference genome")
-    vcf = require_file(vcf, "VCF", "set 'vcf' to a bgzipped, indexed cohort VCF or BCF")
+    vcf_files = resolve_vcfs(vcf)
+    first_vcf = vcf_files[0]  # sample messages name the first file: all files have the same samples
     annotation = require_file(annotation, "annotation", "set 'annotation' to a GTF or gene TSV")
     expression = require_file(expression, "expression matrix", "set 'expression' to a genes x samples TSV")
     smap = read_sample_map(require_file(sample_map, "sample map")) if sample_map else None
@@ -153,7 +166,11 @@ def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, exp
         require_file(gene_list, "gene list")
 
     fa_contigs = fasta_contigs(fasta)
-    vcf_contigs, vcf_samples = vcf_contigs_and_samples(vcf)
+    per_file = {f: vcf_contigs_and_samples(f) for f in vcf_files}
+    vcf_samples = same_vcf_samples({f: samples for f, (_, samples) in per_file.items()})
+    contig_file = vcf_contig_files(vcf_files, {f: contigs for f, (contigs, _) in per_file.items()})
+    vcf_contigs = list(contig_file)
+    vcf_label = f"'{first_vcf}'" + (f" (and {len(vcf_files) - 1} more VCFs)" if len(vcf_files) > 1 else "")
     genes = read_annotation(annotation)
     annot_contigs = list(dict.fromkeys(genes["chrom"].astype(str)))
 
@@ -164,12 +181,12 @@ def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, exp
                          f"'{fasta}' (e.g. '{fa_contigs[0]}'); use an annotation of the same assembly")
     if not to_vcf:
         raise SeqgxError(f"no contig of annotation '{annotation}' (e.g. '{annot_contigs[0]}') has records in "
-                         f"VCF '{vcf}' (contigs: {', '.join(vcf_contigs[:5]) or 'none'}); check the VCF's "
-                         f"contig names and assembly")
+                         f"VCF {vcf_label} (contigs: {', '.join(vcf_contigs[:5]) or 'none'}); check the "
+                         f"VCF's contig names and assembly")
     vcf_to_fasta = contig_map(vcf_contigs, fa_contigs, "VCF", "FASTA")
     vcf_missing_in_fasta = [c for c in vcf_contigs if c not in vcf_to_fasta]
     if vcf_missing_in_fasta and len(vcf_missing_in_fasta) == len(vcf_contigs):
-        raise SeqgxError(f"no contig of VCF '{vcf}' (e.g. '{vcf_contigs[0]}') is in FASTA '{fasta}'; "
+        raise SeqgxError(f"no contig of VCF {vcf_label} (e.g. '{vcf_contigs[0]}') is in FASTA '{fasta}'; "
                          f"use a VCF and FASTA of the same assembly")
     renamed = sorted({f"{a}->{f}" for a, f in to_fasta.items() if a != f} |
                      {f"{a}->{v}" for a, v in to_vcf.items() if a != v})
@@ -177,10 +194,12 @@ def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, exp
         log.warning("contig names differ between files; mapped unambiguously: %s", ", ".join(renamed[:6]))
     rows = [(a, to_fasta[a], to_vcf.get(a, "")) for a in annot_contigs if a in to_fasta]
     contigs = pd.DataFrame(rows, columns=["annotation_contig", "fasta_contig", "vcf_contig"])
+    vcfs = pd.DataFrame([(c, str(f)) for c, f in contig_file.items()], columns=["vcf_contig", "vcf"])
 
     expr = read_expression(expression)
     expr_samples, expr_genes = list(expr.columns), list(expr.index)
-    samples, sample_counts = match_samples(expr_samples, vcf_samples, smap, min_samples, expression, vcf)
+    samples, sample_counts = match_samples(expr_samples, vcf_samples, smap, min_samples, expression,
+                                           first_vcf)
 
     annot_ids = set(genes["gene_id"].astype(str)) | set(genes["gene_id"].astype(str).map(strip_version))
     missing_genes = [g for g in expr_genes if g not in annot_ids and strip_version(g) not in annot_ids]
@@ -192,7 +211,8 @@ def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, exp
         log.warning("%d of %d expression genes are not in the annotation (e.g. %s); they are skipped",
                     len(missing_genes), len(expr_genes), missing_genes[0])
     summary = {
-        "fasta": str(fasta), "vcf": str(vcf), "annotation": str(annotation), "expression": str(expression),
+        "fasta": str(fasta), "vcf": str(first_vcf) if len(vcf_files) == 1 else [str(f) for f in vcf_files],
+        "vcf_files": len(vcf_files), "annotation": str(annotation), "expression": str(expression),
         "fasta_contigs": len(fa_contigs), "vcf_contigs_with_records": len(vcf_contigs),
         "annotation_contigs": len(annot_contigs),
         "annotation_contigs_missing_in_fasta": [a for a in annot_contigs if a not in to_fasta],
@@ -203,7 +223,7 @@ def check_inputs(fasta: str | Path, vcf: str | Path, annotation: str | Path, exp
         "expression_genes_missing_in_annotation": len(missing_genes),
         **sample_counts,
     }
-    return CheckResult(samples=samples, contigs=contigs, summary=summary)
+    return CheckResult(samples=samples, contigs=contigs, summary=summary, vcfs=vcfs)
 
 
 def write_check_outputs(result: CheckResult, out_dir: str | Path) -> None:
@@ -213,6 +233,8 @@ def write_check_outputs(result: CheckResult, out_dir: str | Path) -> None:
         result.samples.to_csv(tmp, sep="\t", index=False)
     with atomic_output(out / "contigs.tsv") as tmp:
         result.contigs.to_csv(tmp, sep="\t", index=False)
+    with atomic_output(out / "vcfs.tsv") as tmp:
+        result.vcfs.to_csv(tmp, sep="\t", index=False)
     with atomic_output(out / "check_summary.json") as tmp:
         tmp.write_text(json.dumps(result.summary, indent=2) + "\n")
 
@@ -226,6 +248,7 @@ def format_summary(summary: dict) -> str:
         f"genes: {s['expression_genes']} in expression, {s['annotation_genes']} in annotation, "
         f"{s['expression_genes_missing_in_annotation']} expression genes not annotated",
         f"contigs: {s['annotation_contigs']} annotated, {s['vcf_contigs_with_records']} with VCF records"
+        + (f" in {s['vcf_files']} VCF files" if s.get("vcf_files", 1) > 1 else "")
         + (f", renamed {', '.join(s['contigs_renamed'])}" if s["contigs_renamed"] else ""),
     ]
     return "\n".join(lines)

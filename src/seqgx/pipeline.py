@@ -31,8 +31,37 @@ class Step:
     commands: Callable[[dict, Path], list[list[str]]]  # params, outdir -> argv lists to run in order
 
 
+def _vcf_specs(p: dict) -> list[str]:
+    """The `vcf` param as specs (files, globs, samplesheets); a YAML list arrives comma-joined."""
+    value = p["vcf"]
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [s for s in (str(v).strip() for v in items) if s]
+
+
+def _batch_vcf(p: dict, out: Path, batch: Path) -> str:
+    """The VCF holding the batch's chromosome (check/vcfs.tsv), so a task reads only that file."""
+    import pandas as pd
+
+    table = out / "check" / "vcfs.tsv"
+    if not table.is_file():  # only when commands are listed without check-inputs having run
+        return p["vcf"]
+    vcfs = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
+    files = dict(zip(vcfs["vcf_contig"], vcfs["vcf"], strict=True))
+    genes = pd.read_csv(batch, sep="\t", dtype=str, keep_default_na=False)
+    contigs = sorted(set(genes.get("vcf_contig", pd.Series(dtype=str))) - {""})
+    if len(contigs) > 1:
+        raise SeqgxError(f"batch file '{batch}' has genes on VCF contigs {', '.join(contigs)}; a batch "
+                         f"holds one chromosome: re-run 'seqgx genes'")
+    if not contigs:  # a chromosome without VCF records: no file is better than another
+        return next(iter(files.values()))
+    if contigs[0] not in files:
+        raise SeqgxError(f"batch file '{batch}': VCF contig '{contigs[0]}' is not in '{table}'; re-run "
+                         f"'seqgx check-inputs' and 'seqgx genes' with the same inputs")
+    return files[contigs[0]]
+
+
 def _check_inputs(p: dict, out: Path) -> list[list[str]]:
-    return [["check-inputs", "--fasta", p["fasta"], "--vcf", p["vcf"], "--annotation", p["annotation"],
+    return [["check-inputs", "--fasta", p["fasta"], "--vcf", *_vcf_specs(p), "--annotation", p["annotation"],
              "--expression", p["expression"], *_opt("--sample-map", p["sample_map"]),
              *_opt("--gene-list", p["gene_list"]), "--min-samples", str(p["min_samples"]),
              "--out", str(out / "check")]]
@@ -54,7 +83,7 @@ def _batches(out: Path) -> list[Path]:
 
 
 def _personalize(p: dict, out: Path) -> list[list[str]]:
-    return [["personalize", "--batch", str(b), "--fasta", p["fasta"], "--vcf", p["vcf"],
+    return [["personalize", "--batch", str(b), "--fasta", p["fasta"], "--vcf", _batch_vcf(p, out, b),
              "--samples", str(out / "check" / "samples.tsv"), "--ref-mismatch", p["ref_mismatch"],
              "--unphased", p["unphased"], "--missing", p["missing"], "--phase-seed", str(p["phase_seed"]),
              "--out", str(out / "haplotypes")] for b in _batches(out)]
@@ -102,7 +131,7 @@ def _ism(p: dict, out: Path) -> list[list[str]]:
 def _stats(p: dict, out: Path) -> list[list[str]]:
     return [["stats", "--haplotypes", *_haplotype_files(out, b), "--predictions", str(out / "predictions"),
              "--ism", str(out / "ism"), "--expression", p["expression"], *_opt("--predictdb", p["predictdb"]),
-             *(["--vcf", p["vcf"]] if p["predictdb"] else []), "--null-test", p["null_test"],
+             *(["--vcf", _batch_vcf(p, out, b)] if p["predictdb"] else []), "--null-test", p["null_test"],
              "--null-draws", str(p["null_draws"]), "--seed", str(p["seed"]),
              "--min-samples", str(p["min_samples"]),
              *_flag("--elastic-net-baseline", p["elastic_net_baseline"]), "--batch-name", b.stem,

@@ -12,6 +12,8 @@ What is written (see docs/formats.md, "Simulated cohort"):
   calls (``.|.`` and one ``./.``). It runs with the default personalize policies.
 - ``cohort.bad.vcf.gz``: the same records but one REF disagrees with the FASTA.
 - ``cohort.unphased.vcf.gz``: the same records but one heterozygous call is unphased (``0/1``).
+- with ``vcf_per_contig``: ``cohort.<contig>.vcf.gz`` (+ ``.tbi``), the main VCF split by contig, and
+  ``vcfs.csv`` (``contig,vcf``), a samplesheet naming them, as cohorts split by chromosome come.
 - ``expression.tsv``: genes x samples, ``baseline + sum(beta * alt dosage) + N(0, noise_sd)``.
 - ``truth.json``: planted causal SNVs, effect sizes, noise SD, the R of a perfect predictor and the
   positions of every awkward record; ``params.yaml`` for ``seqgx run``.
@@ -56,6 +58,9 @@ FILES = {
     "truth": "truth.json",
     "params": "params.yaml",
 }
+# Only with vcf_per_contig (kept out of FILES, which truth.json lists, so other files stay identical).
+CONTIG_VCF = "cohort.{contig}.vcf.gz"
+VCF_SHEET = "vcfs.csv"
 
 # Planted causal SNVs lie within this many bp of the TSS: inside the oracle readout, window indices
 # 98,176..98,559 = TSS-128..TSS+255 (bins 447-449), with room for the motif and for either strand's mirror.
@@ -415,13 +420,14 @@ def _alt_base(ref: str, rng: np.random.Generator) -> str:
 # -------------------------------------------------------------------------------------- the cohort
 
 def simulate_cohort(out_dir: str | Path, seed: int = 0, overwrite: bool = False,
-                    **sizes: Any) -> dict[str, Path]:
+                    vcf_per_contig: bool = False, **sizes: Any) -> dict[str, Path]:
     """Write a synthetic cohort into ``out_dir`` and return the written paths by key.
 
     Keys: fasta, fai, repeats, gtf, annotation_tsv, vcf, vcf_index, bad_vcf, bad_vcf_index,
-    unphased_vcf, unphased_vcf_index, expression, truth, params. ``sizes`` are the fields of
-    :class:`SimulationSizes`. The same seed and sizes give byte-identical files. An existing non-empty
-    ``out_dir`` is replaced only with ``overwrite=True``.
+    unphased_vcf, unphased_vcf_index, expression, truth, params; with ``vcf_per_contig`` also
+    ``vcf_sheet`` (``vcfs.csv``, naming ``cohort.<contig>.vcf.gz`` per contig with records). ``sizes``
+    are the fields of :class:`SimulationSizes`. The same seed and sizes give byte-identical files. An
+    existing non-empty ``out_dir`` is replaced only with ``overwrite=True``.
     """
     known = {f.name for f in fields(SimulationSizes)}
     unknown = sorted(set(sizes) - known)
@@ -440,10 +446,13 @@ def simulate_cohort(out_dir: str | Path, seed: int = 0, overwrite: bool = False,
 
     cohort = _simulate(s, int(seed))
     with atomic_output(out, directory=True) as tmp:
-        _write(cohort, s, int(seed), tmp)
+        _write(cohort, s, int(seed), tmp, vcf_per_contig)
     log.info("simulated cohort in %s: %d contigs, %d genes, %d variant records, %d VCF samples",
              out, s.n_contigs, s.n_genes, cohort["variants"].pos.size, s.n_samples)
-    return {key: out / name for key, name in FILES.items()}
+    paths = {key: out / name for key, name in FILES.items()}
+    if vcf_per_contig:
+        paths["vcf_sheet"] = out / VCF_SHEET
+    return paths
 
 
 def _simulate(s: SimulationSizes, seed: int) -> dict[str, Any]:
@@ -725,7 +734,7 @@ def _expression(genes: list[_Gene], var: _Variants, s: SimulationSizes, expr_ind
 
 # ------------------------------------------------------------------------------------------ writers
 
-def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path) -> None:
+def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path, vcf_per_contig: bool = False) -> None:
     genes: list[_Gene] = c["genes"]
     # FASTA (60 bp lines) and its index.
     with open(d / FILES["fasta"], "wb") as fh:
@@ -743,7 +752,7 @@ def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path) -> None:
         fh.write("gene_id\tgene_name\tchrom\ttss\tstrand\n")
         for g in genes:
             fh.write(f"{g.gene_id}\t{g.gene_name}\t{g.chrom}\t{g.tss}\t{g.strand}\n")
-    _write_vcfs(c, s, seed, d)
+    _write_vcfs(c, s, seed, d, vcf_per_contig)
     # Expression: columns in a shuffled order (real matrices rarely follow the VCF order).
     names, expr_ind = c["names"], c["expr_ind"]
     order = np.random.default_rng([seed, 99]).permutation(expr_ind.size)
@@ -785,7 +794,7 @@ def _write_gtf(genes: list[_Gene], path: Path) -> None:
                 fh.write(cols.format("exon", a, b) + _gtf_attrs(ex) + "\n")
 
 
-def _write_vcfs(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path) -> None:
+def _write_vcfs(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path, per_contig: bool = False) -> None:
     var: _Variants = c["variants"]
     vcf_ind = c["vcf_ind"]
     awk = c["awkward"]
@@ -831,10 +840,17 @@ def _write_vcfs(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path) -> No
     unphased = list(lines)
     unphased[uv] = line(uv)
     buf[uv, ui, 1] = ord("|")
-    for key, body in (("vcf", lines), ("bad_vcf", bad), ("unphased_vcf", unphased)):
-        plain = d / FILES[key].removesuffix(".gz")
+    outputs = [(FILES["vcf"], lines), (FILES["bad_vcf"], bad), (FILES["unphased_vcf"], unphased)]
+    if per_contig:  # the main VCF split by contig (same header), named in a samplesheet
+        contigs = list(dict.fromkeys(var.chrom.tolist()))  # contigs with records, in file order
+        for k in contigs:
+            outputs.append((CONTIG_VCF.format(contig=k), [lines[v] for v in np.flatnonzero(var.chrom == k)]))
+        (d / VCF_SHEET).write_text("contig,vcf\n" + "".join(f"{k},{CONTIG_VCF.format(contig=k)}\n"
+                                                           for k in contigs))
+    for name, body in outputs:
+        plain = d / name.removesuffix(".gz")
         plain.write_bytes(head + b"".join(body))
-        pysam.tabix_index(str(plain), preset="vcf", force=True)  # bgzips to FILES[key], writes the .tbi
+        pysam.tabix_index(str(plain), preset="vcf", force=True)  # bgzips to name, writes the .tbi
 
 
 def _truth(c: dict[str, Any], s: SimulationSizes, seed: int) -> dict[str, Any]:

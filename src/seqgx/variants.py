@@ -22,13 +22,21 @@ Rules (see docs/formats.md, "Personal haplotypes"):
   batch. Unphased homozygous calls are unambiguous. Haploid calls count as homozygous (both
   haplotypes carry the allele: dosage 2), counted as ``haploid_as_homozygous``.
 - Records are used whatever their FILTER; filter the VCF upstream (``bcftools view -f PASS``).
+
+A cohort may come as several files (e.g. one per chromosome): :func:`resolve_vcfs` lists them from
+files, globs and samplesheets, and :func:`vcf_contig_files` says which file holds each contig, so a
+task reads only the file of its batch's chromosome.
 """
 
 from __future__ import annotations
 
+import csv
+import glob
+import os
 import re
 import zlib
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +44,8 @@ import numpy as np
 import pysam
 
 from seqgx.errors import SeqgxError
-from seqgx.genome import Reference, encode
+from seqgx.genome import Reference, contig_map, encode
+from seqgx.io import require_file
 
 COUNT_KEYS = ("records_in_window", "snv_alleles", "indels_skipped", "mnv_skipped", "symbolic_skipped",
               "non_acgt_skipped", "ref_mismatch_skipped", "missing_as_reference", "unphased_randomly_phased",
@@ -107,6 +116,112 @@ def vcf_index(path: Path) -> Path | None:
         if idx.is_file():
             return idx
     return None
+
+
+def vcf_contigs_and_samples(vcf: Path) -> tuple[list[str], list[str]]:
+    """Contigs with records (from the index) and sample ids of an indexed, bgzipped VCF or BCF."""
+    if vcf_index(vcf) is None:
+        raise SeqgxError(f"VCF '{vcf}' has no index (.tbi or .csi); bgzip it and run "
+                         f"'bcftools index -t {vcf}' (or 'tabix -p vcf {vcf}')")
+    try:
+        with pysam.VariantFile(str(vcf)) as vf:
+            samples = list(vf.header.samples)
+            if vf.index is None:
+                raise SeqgxError(f"VCF '{vcf}' has an index pysam cannot open; re-create it with "
+                                 f"'bcftools index -t {vcf}'")
+            contigs = list(vf.index)
+    except (ValueError, OSError) as exc:
+        raise SeqgxError(f"VCF '{vcf}' cannot be read ({exc}); it must be bgzipped VCF or BCF") from None
+    return contigs, samples
+
+
+# -- sets of VCFs (e.g. one per chromosome) -------------------------------------------------------
+
+_SHEET_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+_INDEX_SUFFIXES = (".tbi", ".csi")
+_VCF_FIX = "set 'vcf' to a bgzipped, indexed VCF/BCF, a glob of them or a samplesheet (contig,vcf)"
+
+
+def resolve_vcfs(specs: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The VCF/BCF files that ``specs`` name, as absolute paths, in order and without duplicates.
+
+    Each spec is a VCF/BCF file, a glob pattern (``*``, ``?`` or ``[``; expanded in sorted order,
+    index files left out) or a samplesheet ``.csv``/``.tsv`` with a header holding a ``vcf`` column and
+    optionally a ``contig`` column. Sheet paths are relative to the sheet's folder; a sheet row that
+    names a contig must point to a file with records on it. Paths stay unresolved symlinks, so a staged
+    file (Nextflow) keeps its staged name.
+    """
+    if isinstance(specs, str | Path):
+        specs = [specs]
+    if not specs:
+        raise SeqgxError(f"no VCF given; {_VCF_FIX}")
+    files: list[Path] = []
+    for spec in map(str, specs):
+        if not Path(spec).exists() and any(ch in spec for ch in "*?["):
+            matches = [m for m in sorted(glob.glob(spec)) if not m.endswith(_INDEX_SUFFIXES)]
+            if not matches:
+                raise SeqgxError(f"VCF pattern '{spec}' matches no file; fix the folder or pattern (a "
+                                 f"relative pattern is relative to the params file or working directory)")
+            files += [require_file(m, "VCF", _VCF_FIX) for m in matches]
+        elif Path(spec).suffix.lower() in _SHEET_SUFFIXES:
+            files += _read_vcf_sheet(require_file(spec, "VCF samplesheet", _VCF_FIX))
+        else:
+            files.append(require_file(spec, "VCF", _VCF_FIX))
+    # abspath, not resolve(): normalise without following symlinks (see the docstring).
+    return list(dict.fromkeys(Path(os.path.abspath(f)) for f in files))
+
+
+def _read_vcf_sheet(sheet: Path) -> list[Path]:
+    """The files of a samplesheet (header with a ``vcf`` column, optional ``contig`` column)."""
+    with open(sheet, newline="", encoding="utf-8-sig") as fh:  # utf-8-sig: spreadsheet BOMs
+        reader = csv.DictReader(fh, delimiter=_SHEET_SUFFIXES[sheet.suffix.lower()])
+        header = [h.strip() for h in reader.fieldnames or []]
+        if "vcf" not in header:
+            found = ", ".join(header) or "nothing"
+            sep = "comma" if sheet.suffix.lower() == ".csv" else "tab"
+            raise SeqgxError(f"VCF samplesheet '{sheet}' line 1: the header needs a 'vcf' column (found "
+                             f"{found}); write a {sep}-separated header 'contig, vcf' then one row per VCF")
+        reader.fieldnames = header
+        rows = [(reader.line_num, row) for row in reader]
+    if not rows:
+        raise SeqgxError(f"VCF samplesheet '{sheet}' has no rows; add one row per VCF under the header")
+    files = []
+    for line, row in rows:
+        value = (row.get("vcf") or "").strip()
+        where = f"VCF samplesheet '{sheet}' line {line}"
+        if not value:
+            raise SeqgxError(f"{where}: the vcf column is empty; give the VCF's path (relative to the "
+                             f"sheet's folder) or drop the row")
+        path = sheet.parent / value  # an absolute value replaces the sheet's folder
+        if not path.is_file():
+            raise SeqgxError(f"{where}: VCF '{path}' does not exist; fix the path (relative paths are "
+                             f"relative to the sheet's folder)")
+        contig = (row.get("contig") or "").strip()
+        if contig:
+            with_records = vcf_contigs_and_samples(path)[0]
+            if not contig_map([contig], with_records, where, f"VCF '{path}'"):
+                raise SeqgxError(f"{where}: VCF '{path}' has no records on contig '{contig}' (it has "
+                                 f"{', '.join(with_records[:5]) or 'none'}); fix the contig or the file")
+        files.append(path)
+    return files
+
+
+def vcf_contig_files(files: Sequence[str | Path],
+                     contigs: Mapping[Path, Sequence[str]] | None = None) -> dict[str, Path]:
+    """Each contig with records (as the VCF names it, from the index) -> the file that holds it.
+
+    ``contigs`` (file -> its contigs with records) saves reading indexes the caller has read already.
+    A contig with records in two files is an error: a window must come from one file.
+    """
+    out: dict[str, Path] = {}
+    for f in map(Path, files):
+        names = contigs[f] if contigs is not None else vcf_contigs_and_samples(f)[0]
+        for contig in names:
+            if contig in out:
+                raise SeqgxError(f"contig '{contig}' has records in VCF '{out[contig]}' and in VCF '{f}'; "
+                                 f"give each contig's records in one file only (split or drop one)")
+            out[contig] = f
+    return out
 
 
 class VcfReader:

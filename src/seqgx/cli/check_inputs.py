@@ -7,12 +7,15 @@ import argparse
 from seqgx.checks import check_inputs, format_summary, write_check_outputs
 
 NAME = "check-inputs"
-HELP = "Validate FASTA, VCF, annotation, expression and samples; write the kept samples and contig map"
+HELP = ("Validate FASTA, VCF(s), annotation, expression and samples; write the kept samples, the contig map "
+        "and which VCF holds each contig")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fasta", required=True, help="reference FASTA (indexed)")
-    p.add_argument("--vcf", required=True, help="bgzipped+indexed cohort VCF or BCF")
+    p.add_argument("--vcf", required=True, nargs="+", metavar="VCF",
+                   help="bgzipped+indexed cohort VCF/BCF; or several (e.g. one per chromosome, same "
+                   "samples): files, quoted globs, or a samplesheet .csv/.tsv with columns contig, vcf")
     p.add_argument("--annotation", required=True, help="GTF or gene TSV")
     p.add_argument("--expression", required=True, help="expression matrix TSV (genes x samples)")
     p.add_argument("--sample-map", help="TSV: expression_sample, vcf_sample")

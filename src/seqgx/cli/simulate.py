@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"VCF samples without expression (default {_DEFAULTS.n_vcf_only})")
     parser.add_argument("--noise-sd", type=float, default=_DEFAULTS.noise_sd,
                         help=f"SD of the non-genetic part of expression (default {_DEFAULTS.noise_sd})")
+    parser.add_argument("--vcf-per-contig", action="store_true",
+                        help="also write the cohort VCF split by contig (cohort.<contig>.vcf.gz + .tbi) and "
+                        "a samplesheet vcfs.csv (contig,vcf) naming them")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
 
 
@@ -44,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
         args.out, seed=args.seed, overwrite=args.overwrite, n_samples=args.n_samples, n_genes=args.n_genes,
         n_contigs=args.n_contigs, contig_length=args.contig_length, window_length=args.window_length,
         variant_density=args.variant_density, n_expression_only=args.n_expression_only,
-        n_vcf_only=args.n_vcf_only, noise_sd=args.noise_sd)
+        n_vcf_only=args.n_vcf_only, noise_sd=args.noise_sd, vcf_per_contig=args.vcf_per_contig)
     print(paths["params"])
     return 0
