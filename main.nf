@@ -13,52 +13,95 @@ include { PREDICT      } from './modules/local/predict/main'
 include { ISM          } from './modules/local/ism/main'
 include { STATS        } from './modules/local/stats/main'
 include { MERGE        } from './modules/local/merge/main'
-
-// An optional input file: the file itself, or [] (nf-core's "no file") when the parameter is unset.
-def optionalFile(value) {
-    return value ? Channel.value(file(value, checkIfExists: true)) : Channel.value([])
-}
-
-def indexOf(String path, List<String> suffixes) {
-    def found = suffixes.collect { file(path + it) }.find { it.exists() }
-    if (!found) {
-        error "No index beside '${path}' (looked for ${suffixes.join(', ')}); create it first"
-    }
-    return found
-}
+include { FETCH_MODEL  } from './modules/local/fetch_model/main'
+include { EXPORT_ONNX  } from './modules/local/export_onnx/main'
+include { validateSeqgxParams; checkAwsBatch; optionalFile; indexOf; cohortVcfs; batchVcfContig; vcfFileOfContig
+        } from './subworkflows/local/utils_seqgx/main'
 
 workflow {
-    if (!params.fasta || !params.vcf || !params.annotation || !params.expression) {
-        error "Set --fasta, --vcf, --annotation and --expression (or use -profile test)"
-    }
-    fasta      = Channel.value([file(params.fasta, checkIfExists: true), indexOf(params.fasta, ['.fai'])])
-    vcf        = Channel.value([file(params.vcf, checkIfExists: true), indexOf(params.vcf, ['.tbi', '.csi'])])
+    validateSeqgxParams(file("${projectDir}/nextflow_schema.json"), workflow)
+    checkAwsBatch(workflow)
+
+    fasta_path = file(params.fasta, checkIfExists: true)
+    fasta      = Channel.value([fasta_path, indexOf(fasta_path, ['.fai'])])
+    vcfs       = cohortVcfs(params.vcf.toString())   // [[vcf, index], ...]
     annotation = Channel.value(file(params.annotation, checkIfExists: true))
     expression = Channel.value(file(params.expression, checkIfExists: true))
-    sample_map = optionalFile(params.sample_map)
-    gene_list  = optionalFile(params.gene_list)
-    // A local model file or directory is staged into each task; a hub id or 'oracle' is passed as is.
-    model_file = file(params.model).exists() ? Channel.value(file(params.model)) : Channel.value([])
-    finetuned  = optionalFile(params.finetuned_weights)
-    track_tsv  = optionalFile(params.track_names)
-    predictdb  = optionalFile(params.predictdb)
+    sample_map = Channel.value(optionalFile(params.sample_map))
+    gene_list  = Channel.value(optionalFile(params.gene_list))
+    // hparams: JSON text is passed as is, a JSON file is staged.
+    hparams    = Channel.value(params.hparams && file(params.hparams).exists() ? file(params.hparams) : [])
+    finetuned  = Channel.value(optionalFile(params.finetuned_weights))
+    track_tsv  = Channel.value(optionalFile(params.track_names))
+    predictdb  = Channel.value(optionalFile(params.predictdb))
 
-    CHECK_INPUTS(fasta, vcf, annotation, expression, sample_map, gene_list)
+    // The model, once per run. A local or S3 file or folder is staged into each model task; a hub id is
+    // downloaded once (FETCH_MODEL), never per task; 'oracle' and 'random' are names, no file.
+    model_name = params.model.toString()
+    model_versions = Channel.empty()
+    if (model_name in ['oracle', 'random']) {
+        model_staged = Channel.value([])
+    } else if (file(model_name).exists()) {
+        model_staged = Channel.value(file(model_name))
+    } else if (model_name ==~ /[\w.-]+\/[\w.-]+/) {
+        FETCH_MODEL(model_name)
+        model_staged = FETCH_MODEL.out.model
+        model_versions = FETCH_MODEL.out.versions
+    } else {
+        error("--model '${model_name}': no such file or folder, and not a hub id (owner/name)")
+    }
+    // PREDICT: backend 'onnx' with torch weights exports them once (EXPORT_ONNX, parity-checked).
+    // ISM: torch weights when there are any (fast exact ISM needs the trunk); for an .onnx model,
+    // ism_model, or else the ONNX file itself (full ISM: one whole forward per SNV).
+    is_onnx = model_name.endsWith('.onnx')
+    if (params.backend == 'onnx' && !is_onnx) {
+        EXPORT_ONNX(model_staged, hparams)
+        predict_model = EXPORT_ONNX.out.onnx
+        model_versions = model_versions.mix(EXPORT_ONNX.out.versions)
+    } else {
+        predict_model = model_staged
+    }
+    if (is_onnx && !params.ism_model) {
+        log.warn "ISM of the ONNX model '${model_name}' recomputes the whole model for every SNV; " +
+                 "give its torch weights as --ism_model for the fast exact path"
+    }
+    ism_model = is_onnx && params.ism_model ? Channel.value(file(params.ism_model, checkIfExists: true))
+                                            : model_staged
+
+    CHECK_INPUTS(fasta, Channel.value(vcfs.collect { it[0] }), Channel.value(vcfs.collect { it[1] }),
+                 annotation, expression, sample_map, gene_list)
     GENES(annotation, expression, gene_list, CHECK_INPUTS.out.contigs)
-    PERSONALIZE(GENES.out.batches.flatten(), fasta, vcf, CHECK_INPUTS.out.samples)
-    PREDICT(PERSONALIZE.out.haplotypes, model_file, finetuned, track_tsv)
-    ISM(PERSONALIZE.out.haplotypes, model_file, finetuned, track_tsv)
 
-    // One STATS task per batch: its haplotypes, predictions and ISM, joined on the batch id.
+    // Each batch holds one chromosome's genes: its task stages only that chromosome's VCF (any file
+    // when the chromosome has no VCF records: personalize then finds no variants).
+    vcf_by_name = vcfs.collectEntries { [(it[0].name): it] }
+    batches = GENES.out.batches.flatten()
+        .combine(CHECK_INPUTS.out.vcfs)
+        .map { batch, vcf_table ->
+            def (vcf, index) = vcf_by_name[vcfFileOfContig(vcf_table)[batchVcfContig(batch)] ?: vcfs[0][0].name]
+            [batch.baseName, batch, vcf, index]
+        }
+    PERSONALIZE(batches, fasta, CHECK_INPUTS.out.samples)
+    PREDICT(PERSONALIZE.out.haplotypes, predict_model, hparams, finetuned, track_tsv)
+    ISM(PERSONALIZE.out.haplotypes, ism_model, hparams, finetuned, track_tsv)
+
+    // One STATS task per batch: its haplotypes, predictions and ISM, joined on the batch id; the
+    // batch's VCF only when the PrediXcan baseline reads genotypes from it.
+    batch_vcf = params.predictdb ? batches.map { id, _batch, vcf, index -> [id, vcf, index] }
+                                 : batches.map { id, _batch, _vcf, _index -> [id, [], []] }
     per_batch = PERSONALIZE.out.haplotypes
         .join(PREDICT.out.predictions)
         .join(ISM.out.ism)
-    STATS(per_batch, expression, vcf, predictdb)
-    MERGE(STATS.out.genes.collect(), STATS.out.drivers.collect(), GENES.out.genes)
+        .join(batch_vcf)
+    STATS(per_batch, expression, predictdb)
+    // Sorted by file name (the batch), so MERGE's inputs, and so its tables, come in the same order in
+    // every run, and -resume finds them unchanged and reuses it.
+    def by_name = { a, b -> a.name <=> b.name }
+    MERGE(STATS.out.genes.collect(sort: by_name), STATS.out.drivers.collect(sort: by_name), GENES.out.genes)
 
     CHECK_INPUTS.out.versions
-        .mix(GENES.out.versions.first(), PERSONALIZE.out.versions.first(), PREDICT.out.versions.first(),
+        .mix(model_versions, GENES.out.versions, PERSONALIZE.out.versions.first(), PREDICT.out.versions.first(),
              ISM.out.versions.first(), STATS.out.versions.first(), MERGE.out.versions)
         .unique()
-        .collectFile(name: 'versions.yml', storeDir: "${params.outdir}/pipeline_info")
+        .collectFile(name: 'versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: { it.text })
 }

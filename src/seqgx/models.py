@@ -439,8 +439,8 @@ def load_enformer(source: str, hparams: dict[str, Any] | None = None, seed: int 
             raise SeqgxError(f"model file '{p}' does not fit Enformer with hyper-parameters "
                              f"{json.dumps(hparams)} ({first[:160]}); pass the matching --hparams") from None
         ident["hparams"] = hparams
-    elif re.fullmatch(r"[\w.-]+/[\w.-]+", source):
-        local = _hub_download(source)
+    elif is_hub_id(source):
+        local = hub_download(source)
         model = Enformer.from_pretrained(str(local), **hparams)
         ident["sha256"] = _weights_sha256_dir(local)
         if use_tf_gamma is None and source == OFFICIAL_HUB_ID:
@@ -462,7 +462,13 @@ def load_enformer(source: str, hparams: dict[str, Any] | None = None, seed: int 
     return model.eval(), ident
 
 
-def _hub_download(repo_id: str) -> Path:
+def is_hub_id(source: str) -> bool:
+    """Whether ``source`` names a Hugging Face hub model (owner/name) rather than a local path."""
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", source)) and not Path(source).exists()
+
+
+def hub_download(repo_id: str) -> Path:
+    """The local snapshot folder of hub model ``repo_id`` (config and weights), downloaded if needed."""
     try:
         from huggingface_hub import snapshot_download
 

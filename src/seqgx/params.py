@@ -7,6 +7,7 @@ is declared once in :data:`PARAMS`; a test keeps ``nextflow_schema.json`` in ste
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,20 @@ class Param:
     is_path: bool = False
     required: bool = False
     minimum: float | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # further JSON-schema keywords (pattern, format, ...)
 
+
+# nf-core's patterns for memory and duration strings ('32.GB', '2.5 TB'; '48.h', '1d 2h').
+MEMORY_PATTERN = r"^\d+(\.\d+)?\.?\s*(K|M|G|T)?B$"
+DURATION_PATTERN = r"^(\d+\.?\s*(s|m|h|d|day)\s*)+$"
 
 PARAMS: list[Param] = [
     # Inputs
     Param("fasta", str, None, "Reference genome FASTA (indexed: .fai beside it)", "input", is_path=True,
           required=True),
-    Param("vcf", str, None, "Phased cohort VCF/BCF, bgzipped and indexed (.tbi or .csi)", "input",
-          is_path=True, required=True),
+    Param("vcf", str, None, "Phased cohort VCF/BCF, bgzipped and indexed (.tbi or .csi): one file, a glob, "
+          "or a samplesheet (contig,vcf) of per-chromosome files with the same samples", "input",
+          is_path=True, required=True, extra={"format": "file-path-pattern"}),
     Param("annotation", str, None, "Gene annotation: GTF (gene records) or TSV "
           "(gene_id, gene_name, chrom, tss, strand; 1-based TSS)", "input", is_path=True, required=True),
     Param("expression", str, None, "Expression matrix TSV: genes x samples, normalised log scale, "
@@ -44,7 +50,7 @@ PARAMS: list[Param] = [
           "(columns expression_sample, vcf_sample)", "input", is_path=True),
     Param("gene_list", str, None, "Optional file with one gene id (or name) per line to restrict the run",
           "input", is_path=True),
-    Param("outdir", str, "results", "Output directory", "output"),
+    Param("outdir", str, "results", "Output directory", "output", extra={"format": "directory-path"}),
     # Genes and windows
     Param("chromosomes", str, "autosomes", "Chromosomes to use: 'autosomes', 'all', or a comma list",
           "genes"),
@@ -103,6 +109,9 @@ PARAMS: list[Param] = [
           "attribution", choices=("fast", "full")),
     Param("allow_full_forward", bool, False, "Fall back to full-forward ISM when fast ISM is not possible "
           "(ONNX or bring-your-own models) instead of failing", "attribution"),
+    Param("ism_model", str, None, "Torch weights (Hugging Face folder or state-dict file) for ISM when "
+          "'model' is an .onnx file: fast exact ISM needs the model's trunk (without it ISM recomputes the "
+          "whole ONNX model per SNV)", "attribution", is_path=True),
     Param("gradients", bool, False, "Also input-gradient attributions per SNV and a gradient track per gene",
           "attribution"),
     Param("tss_window", int, 1000, "Saturation ISM of every base within this many bp each side of the TSS "
@@ -119,6 +128,26 @@ PARAMS: list[Param] = [
           "baseline", "stats", is_path=True),
     Param("elastic_net_baseline", bool, False, "Also fit a per-gene elastic net on the cohort's own "
           "genotypes (nested cross-validation) as a baseline", "stats"),
+    # Resources: caps on what any Nextflow task asks for (conf/base.config's resourceLimits);
+    # `seqgx run` accepts and ignores them, so one params file serves both
+    Param("max_cpus", int, 16, "Most CPUs any task may ask for (Nextflow)", "resources", minimum=1),
+    Param("max_memory", str, "128.GB", "Most memory any task may ask for, e.g. '32.GB' (Nextflow)",
+          "resources", extra={"pattern": MEMORY_PATTERN}),
+    Param("max_time", str, "240.h", "Longest time any task may ask for, e.g. '48.h' (Nextflow)",
+          "resources", extra={"pattern": DURATION_PATTERN}),
+    # Containers and clouds (Nextflow profiles docker, singularity, gpu, awsbatch)
+    Param("container_registry", str, "ghcr.io/seqgx", "Registry the images are pulled from, as "
+          "<registry>/seqgx:<version> and <registry>/seqgx-gpu:<version>; '' for locally built images",
+          "infrastructure"),
+    Param("aws_region", str, None, "AWS region of the Batch queues and the S3 work directory "
+          "(-profile awsbatch)", "infrastructure"),
+    Param("aws_queue", str, None, "AWS Batch job queue for every task (-profile awsbatch)", "infrastructure"),
+    Param("aws_gpu_queue", str, None, "AWS Batch job queue with GPU instances for predict and ism "
+          "(default: aws_queue)", "infrastructure"),
+    Param("aws_cli_path", str, None, "Path of the AWS CLI on the Batch compute environment's AMI, e.g. "
+          "/home/ec2-user/miniconda/bin/aws (-profile awsbatch without aws_fusion)", "infrastructure"),
+    Param("aws_fusion", bool, False, "Use the Fusion file system (through Wave) instead of the AWS CLI "
+          "on the AMI (-profile awsbatch)", "infrastructure"),
 ]
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
@@ -170,6 +199,9 @@ def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: s
             raise SeqgxError(f"{source}: parameter '{name}' must be true or false, got {value!r}")
         if p.type is str:
             if isinstance(value, list):  # YAML lists for comma-list parameters
+                if p.is_path and base_dir is not None:  # each file relative to the params file
+                    value = [v if Path(str(v)).is_absolute() or "://" in str(v)
+                             else (base_dir / str(v)).resolve() for v in value]
                 value = ",".join(str(v) for v in value)
             elif not isinstance(value, str | int | float):
                 raise SeqgxError(f"{source}: parameter '{name}' must be a string, got {value!r}")
@@ -179,6 +211,8 @@ def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: s
                              f"got {value!r}")
         if p.minimum is not None and value < p.minimum:
             raise SeqgxError(f"{source}: parameter '{name}' must be >= {p.minimum}, got {value!r}")
+        if "pattern" in p.extra and not re.search(p.extra["pattern"], value):
+            raise SeqgxError(f"{source}: parameter '{name}' must match {p.extra['pattern']}, got {value!r}")
         if p.is_path and base_dir is not None and not Path(value).is_absolute() and "://" not in value:
             value = str((base_dir / value).resolve())
         params[name] = p.type(value) if p.type is float else value
@@ -202,8 +236,9 @@ def schema() -> dict[str, Any]:
             prop["enum"] = list(p.choices)
         if p.minimum is not None:
             prop["minimum"] = p.minimum
-        if p.is_path:
+        if p.is_path:  # input files: nf-schema checks that they exist before the run starts
             prop["format"] = "file-path"
+            prop["exists"] = True
         prop.update(p.extra)
         g["properties"][p.name] = prop
         if p.required:
@@ -213,6 +248,7 @@ def schema() -> dict[str, Any]:
             del g["required"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://raw.githubusercontent.com/seqgx/seqgx/main/nextflow_schema.json",
         "title": "seqgx pipeline parameters",
         "description": "Assess sequence-to-expression models on personal genomes",
         "type": "object",

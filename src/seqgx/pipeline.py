@@ -2,8 +2,9 @@
 
 Each step is run through the same subcommand a Nextflow process runs (``seqgx.cli.main``), with the
 arguments derived from the params file; a test checks that each step here and its Nextflow module read
-the same parameters. Outputs go under ``outdir``: ``check/``, ``genes/``, ``haplotypes/``,
-``predictions/``, ``ism/``, ``stats/``, ``assessment/``.
+the same parameters. Outputs go under ``outdir``: ``check/``, ``genes/``, ``haplotypes/``, ``model/``
+(the ONNX export, with backend 'onnx' and torch weights), ``predictions/``, ``ism/``, ``stats/``,
+``assessment/``.
 """
 
 from __future__ import annotations
@@ -93,10 +94,25 @@ def _flag(flag: str, on: bool) -> list[str]:
     return [flag] if on else []
 
 
-def _model_args(p: dict) -> list[str]:
+def _needs_export(p: dict) -> bool:
+    """backend 'onnx' with torch weights: they are exported once and predict runs the ONNX file."""
+    return p["backend"] == "onnx" and not str(p["model"]).endswith(".onnx")
+
+
+def _export_onnx(p: dict, out: Path) -> list[list[str]]:
+    if not _needs_export(p):
+        return []
+    # All bins and tracks, so every readout predict builds works on it.
+    return [["export-onnx", "--model", p["model"], *_opt("--hparams", p["hparams"]),
+             "--window-length", str(p["window_length"]),
+             "--precision", "fp16" if p["precision"] == "fp16" else "fp32", "--seed", str(p["seed"]),
+             "--out", str(out / "model" / "model.onnx")]]
+
+
+def _model_args(p: dict, model: str, backend: str) -> list[str]:
     """Model, backend and readout flags shared by `seqgx predict` and `seqgx ism`."""
-    return ["--model", p["model"], *_opt("--hparams", p["hparams"]), *_opt("--track-names", p["track_names"]),
-            "--backend", p["backend"], *_opt("--providers", p["providers"]), "--device", p["device"],
+    return ["--model", model, *_opt("--hparams", p["hparams"]), *_opt("--track-names", p["track_names"]),
+            "--backend", backend, *_opt("--providers", p["providers"]), "--device", p["device"],
             "--precision", p["precision"], *_flag("--allow-cpu-fallback", p["allow_cpu_fallback"]),
             *_opt("--tracks", p["tracks"]), "--bins", p["bins"],
             *_opt("--finetuned-weights", p["finetuned_weights"]), "--pseudocount", str(p["pseudocount"]),
@@ -117,14 +133,25 @@ def _haplotype_files(out: Path, batch: Path) -> list[str]:
 
 
 def _predict(p: dict, out: Path) -> list[list[str]]:
-    return [["predict", "--haplotypes", *_haplotype_files(out, b), *_model_args(p),
+    model = str(out / "model" / "model.onnx") if _needs_export(p) else p["model"]
+    return [["predict", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, p["backend"]),
              "--person-combine", p["person_combine"], *_flag("--reference-tracks", p["reference_tracks"]),
              "--out", str(out / "predictions")] for b in _batches(out)]
 
 
 def _ism(p: dict, out: Path) -> list[list[str]]:
-    return [["ism", "--haplotypes", *_haplotype_files(out, b), *_model_args(p), "--method", p["ism_method"],
-             *_flag("--allow-full-forward", p["allow_full_forward"]), *_flag("--gradients", p["gradients"]),
+    # Fast ISM needs torch weights: ism_model when model is an .onnx file; without them, full ISM of
+    # the ONNX model (the Nextflow run warns about the cost).
+    model = p["ism_model"] or p["model"]
+    onnx = str(model).endswith(".onnx")
+    backend = "onnx" if onnx else ("torch" if p["backend"] == "onnx" else p["backend"])
+    if onnx:
+        log.warning("ISM of the ONNX model '%s' recomputes the whole model for every SNV; give its torch "
+                    "weights as ism_model for the fast exact path", model)
+    method = ["--method", "full", "--allow-full-forward"] if onnx else [
+        "--method", p["ism_method"], *_flag("--allow-full-forward", p["allow_full_forward"])]
+    return [["ism", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, backend), *method,
+             *_flag("--gradients", p["gradients"]),
              "--tss-window", str(p["tss_window"]), "--out", str(out / "ism")] for b in _batches(out)]
 
 
@@ -147,6 +174,7 @@ STEPS: list[Step] = [
     Step("check-inputs", _check_inputs),
     Step("genes", _genes),
     Step("personalize", _personalize),
+    Step("export-onnx", _export_onnx),
     Step("predict", _predict),
     Step("ism", _ism),
     Step("stats", _stats),

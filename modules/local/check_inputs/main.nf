@@ -1,18 +1,20 @@
 process CHECK_INPUTS {
-    tag "${vcf.name}"
+    tag "${expression.name}"
     label 'process_single'
 
     input:
     tuple path(fasta), path(fai)
-    tuple path(vcf), path(vcf_index)
+    path vcfs          // one or more VCF/BCF files (e.g. one per chromosome)
+    path vcf_indexes   // their .tbi/.csi indexes
     path annotation
     path expression
-    path sample_map   // [] when not given
-    path gene_list    // [] when not given
+    path sample_map    // [] when not given
+    path gene_list     // [] when not given
 
     output:
     path 'check/samples.tsv',         emit: samples
     path 'check/contigs.tsv',         emit: contigs
+    path 'check/vcfs.tsv',            emit: vcfs
     path 'check/check_summary.json',  emit: summary
     path 'versions.yml',              emit: versions
 
@@ -21,7 +23,7 @@ process CHECK_INPUTS {
     def glist = gene_list ? "--gene-list ${gene_list}" : ''
     """
     seqgx check-inputs \\
-        --fasta ${fasta} --vcf ${vcf} --annotation ${annotation} --expression ${expression} \\
+        --fasta ${fasta} --vcf ${vcfs} --annotation ${annotation} --expression ${expression} \\
         ${smap} ${glist} --min-samples ${params.min_samples} --out check
 
     cat <<-END_VERSIONS > versions.yml
@@ -35,6 +37,7 @@ process CHECK_INPUTS {
     mkdir -p check
     printf 'expression_sample\\tvcf_sample\\n' > check/samples.tsv
     printf 'annotation_contig\\tfasta_contig\\tvcf_contig\\n' > check/contigs.tsv
+    printf 'vcf_contig\\tvcf\\n' > check/vcfs.tsv
     echo '{}' > check/check_summary.json
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """

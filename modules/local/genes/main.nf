@@ -31,7 +31,7 @@ process GENES {
     """
     mkdir -p genes/batches
     printf 'gene_id\\n' > genes/genes.tsv
-    printf 'gene_id\\n' > genes/batches/stub_0.tsv
+    printf 'gene_id\\tvcf_contig\\nstub\\t\\n' > genes/batches/stub_0.tsv
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

@@ -4,7 +4,8 @@ process ISM {
 
     input:
     tuple val(batch_id), path(haplotypes)
-    path model_file         // [] unless params.model is a local file or directory
+    path model_file         // torch weights (fast ISM), or the .onnx file when there are none; [] for 'oracle'
+    path hparams_file       // [] unless params.hparams names a JSON file
     path finetuned_weights  // [] when not given
     path track_names        // [] when not given
 
@@ -15,26 +16,23 @@ process ISM {
     path 'versions.yml',                              emit: versions
 
     script:
-    def model    = model_file ? "${model_file}" : ''
-    def hub      = model_file ? '' : "${params.model}"
+    def args     = task.ext.args ?: ''   // the model and readout flags PREDICT and ISM share (conf/modules.config)
+    def model    = model_file ?: params.model
+    // An ONNX model has no trunk to recompute around a SNV: full ISM (main.nf warns about its cost).
+    def onnx     = model.toString().endsWith('.onnx')
+    def backend  = onnx ? 'onnx' : (params.backend == 'onnx' ? 'torch' : params.backend)
+    def method   = onnx ? '--method full' : "--method ${params.ism_method}"
+    // hparams: a staged JSON file, or JSON text passed as it is
+    def hparams  = hparams_file ? "--hparams ${hparams_file}" : (params.hparams ? "--hparams '${params.hparams}'" : '')
     def weights  = finetuned_weights ? "--finetuned-weights ${finetuned_weights}" : ''
     def names    = track_names ? "--track-names ${track_names}" : ''
-    def hparams  = params.hparams ? "--hparams '${params.hparams}'" : ''
-    def provs    = params.providers ? "--providers ${params.providers}" : ''
-    def tracks   = params.tracks ? "--tracks '${params.tracks}'" : ''
-    def fallback = params.allow_cpu_fallback ? "--allow-cpu-fallback" : ''
-    def revcomp  = params.reverse_complement ? "--reverse-complement" : ''
-    def fullfwd  = params.allow_full_forward ? "--allow-full-forward" : ''
-    def grads    = params.gradients ? "--gradients" : ''
+    def fullfwd  = onnx || params.allow_full_forward ? '--allow-full-forward' : ''
+    def grads    = params.gradients ? '--gradients' : ''
     """
     seqgx ism \\
-        --haplotypes ${haplotypes} \\
-        --model ${model}${hub} ${hparams} ${names} ${weights} ${tracks} \\
-        --backend ${params.backend} ${provs} --device ${params.device} --precision ${params.precision} \\
-        ${fallback} --bins ${params.bins} --pseudocount ${params.pseudocount} \\
-        --batch-size ${params.batch_size} --max-shift ${params.max_shift} ${revcomp} --seed ${params.seed} \\
-        --method ${params.ism_method} ${fullfwd} ${grads} --tss-window ${params.tss_window} \\
-        --out ism
+        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${args} \\
+        --backend ${backend} ${method} ${fullfwd} ${grads} --tss-window ${params.tss_window} \\
+        --threads ${task.cpus} --out ism
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -46,7 +44,7 @@ process ISM {
     stub:
     """
     mkdir -p ism
-    touch ism/stub.ism.tsv
+    touch ism/${batch_id}.stub.ism.tsv
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

@@ -1,23 +1,23 @@
 process PERSONALIZE {
-    tag "${batch.baseName}"
+    tag "${batch_id}"
     label 'process_single'
 
     input:
-    path batch
+    tuple val(batch_id), path(batch), path(vcf), path(vcf_index)   // the VCF of the batch's chromosome
     tuple path(fasta), path(fai)
-    tuple path(vcf), path(vcf_index)
     path samples
 
     output:
-    tuple val(batch.baseName), path('haplotypes/*.haplotypes.npz'), emit: haplotypes
-    path 'versions.yml',                                            emit: versions
+    tuple val(batch_id), path('haplotypes/*.haplotypes.npz'), emit: haplotypes
+    path 'versions.yml',                                      emit: versions
 
     script:
     """
     seqgx personalize \\
         --batch ${batch} --fasta ${fasta} --vcf ${vcf} --samples ${samples} \\
         --ref-mismatch ${params.ref_mismatch} --unphased ${params.unphased} \\
-        --missing ${params.missing} --phase-seed ${params.phase_seed} --out haplotypes
+        --missing ${params.missing} --phase-seed ${params.phase_seed} --threads ${task.cpus} \\
+        --out haplotypes
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -28,7 +28,7 @@ process PERSONALIZE {
     stub:
     """
     mkdir -p haplotypes
-    touch haplotypes/stub.haplotypes.npz
+    touch haplotypes/${batch_id}.stub.haplotypes.npz
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

@@ -4,7 +4,8 @@ process PREDICT {
 
     input:
     tuple val(batch_id), path(haplotypes)
-    path model_file         // [] unless params.model is a local file or directory
+    path model_file         // the model (folder, weights or .onnx file); [] for a named model ('oracle')
+    path hparams_file       // [] unless params.hparams names a JSON file
     path finetuned_weights  // [] when not given
     path track_names        // [] when not given
 
@@ -15,25 +16,18 @@ process PREDICT {
     path 'versions.yml',                                          emit: versions
 
     script:
-    def model    = model_file ? "${model_file}" : ''
-    def hub      = model_file ? '' : "${params.model}"
+    def args     = task.ext.args ?: ''   // the model and readout flags PREDICT and ISM share (conf/modules.config)
+    def model    = model_file ?: params.model
+    // hparams: a staged JSON file, or JSON text passed as it is
+    def hparams  = hparams_file ? "--hparams ${hparams_file}" : (params.hparams ? "--hparams '${params.hparams}'" : '')
     def weights  = finetuned_weights ? "--finetuned-weights ${finetuned_weights}" : ''
     def names    = track_names ? "--track-names ${track_names}" : ''
-    def hparams  = params.hparams ? "--hparams '${params.hparams}'" : ''
-    def provs    = params.providers ? "--providers ${params.providers}" : ''
-    def tracks   = params.tracks ? "--tracks '${params.tracks}'" : ''
-    def fallback = params.allow_cpu_fallback ? "--allow-cpu-fallback" : ''
-    def revcomp  = params.reverse_complement ? "--reverse-complement" : ''
-    def reftrack = params.reference_tracks ? "--reference-tracks" : ''
+    def reftrack = params.reference_tracks ? '--reference-tracks' : ''
     """
     seqgx predict \\
-        --haplotypes ${haplotypes} \\
-        --model ${model}${hub} ${hparams} ${names} ${weights} ${tracks} \\
-        --backend ${params.backend} ${provs} --device ${params.device} --precision ${params.precision} \\
-        ${fallback} --bins ${params.bins} --pseudocount ${params.pseudocount} \\
-        --person-combine ${params.person_combine} --batch-size ${params.batch_size} \\
-        --max-shift ${params.max_shift} ${revcomp} ${reftrack} --seed ${params.seed} \\
-        --out predictions
+        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${args} \\
+        --backend ${params.backend} --person-combine ${params.person_combine} ${reftrack} \\
+        --threads ${task.cpus} --out predictions
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -46,7 +40,7 @@ process PREDICT {
     stub:
     """
     mkdir -p predictions
-    touch predictions/stub.predictions.tsv predictions/stub.reference.json
+    touch predictions/${batch_id}.stub.predictions.tsv predictions/${batch_id}.stub.reference.json
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

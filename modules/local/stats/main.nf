@@ -3,9 +3,9 @@ process STATS {
     label 'process_low'
 
     input:
-    tuple val(batch_id), path(haplotypes), path(predictions), path(ism)
+    // vcf and vcf_index are [] unless the PrediXcan baseline (predictdb) reads genotypes
+    tuple val(batch_id), path(haplotypes), path(predictions), path(ism), path(vcf), path(vcf_index)
     path expression
-    tuple path(vcf), path(vcf_index)
     path predictdb          // [] when not given
 
     output:
@@ -15,13 +15,13 @@ process STATS {
 
     script:
     def db   = predictdb ? "--predictdb ${predictdb} --vcf ${vcf}" : ''
-    def enet = params.elastic_net_baseline ? "--elastic-net-baseline" : ''
+    def enet = params.elastic_net_baseline ? '--elastic-net-baseline' : ''
     """
     seqgx stats \\
         --haplotypes ${haplotypes} --predictions ${predictions} --ism ${ism} \\
         --expression ${expression} ${db} ${enet} \\
         --null-test ${params.null_test} --null-draws ${params.null_draws} --seed ${params.seed} \\
-        --min-samples ${params.min_samples} --batch-name ${batch_id} --out stats
+        --min-samples ${params.min_samples} --batch-name ${batch_id} --threads ${task.cpus} --out stats
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "seqgx.cli.merge",
     "seqgx.cli.run",
     "seqgx.cli.simulate",
+    "seqgx.cli.fetch_model",
     "seqgx.cli.export_onnx",
     "seqgx.cli.finetune",
 ]

@@ -1,0 +1,257 @@
+"""The pipeline under the real Nextflow runtime (local executor, no containers, seqgx from this venv).
+
+Nextflow is assembled from Maven Central by ``tools/nextflow/install`` (``make nextflow``); CI installs
+the oldest supported release (24.10.0, which runs the pipeline) and 25.04.0 (``nextflow lint``). Without
+them these tests skip on a developer's machine and fail under CI=true, so CI can never pass without
+having run them. Offline there is no plugin registry: every run sets SEQGX_NO_PLUGINS=true and the
+parameters are checked by main.nf's own schema validation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from cli_helpers import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data" / "cohort"
+RUN_VERSION = "24.10.0"
+LINT_VERSION = "25.04.0"
+
+
+def _nextflow(version: str) -> Path | None:
+    wrapper = REPO / ".nextflow-runtime" / version / "bin" / "nextflow"
+    return wrapper if wrapper.is_file() else None
+
+
+def _require(version: str) -> Path:
+    found = _nextflow(version)
+    if found is None:
+        message = f"Nextflow {version} not installed; run 'make nextflow'"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run these tests)")
+        pytest.skip(message)
+    return found
+
+
+def nextflow(*args: str, cwd: Path, version: str = RUN_VERSION, timeout: int = 600
+             ) -> subprocess.CompletedProcess:
+    """Run Nextflow with this venv's `seqgx` first on PATH, offline, in ``cwd``."""
+    launcher = _require(version)
+    environ = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               "SEQGX_NO_PLUGINS": "true", "NXF_OFFLINE": "true", "NXF_ANSI_LOG": "false"}
+    return subprocess.run([str(launcher), *args], cwd=cwd, env=environ, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def _task_dirs(work: Path, process: str) -> list[Path]:
+    """Work directories of the tasks of one process (named in the header of each task's .command.run)."""
+    header = re.compile(rf"^### name: '{process}( \(|')", re.M)
+    return sorted(p.parent for p in work.glob("*/*/.command.run") if header.search(p.read_text()))
+
+
+def _trace(outdir: Path) -> pd.DataFrame:
+    return pd.read_csv(outdir / "pipeline_info" / "trace.txt", sep="\t")
+
+
+PROCESSES = {"CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "ISM", "STATS", "MERGE"}
+
+
+@pytest.mark.parametrize("version", [RUN_VERSION, LINT_VERSION])
+def test_stub_run_wires_every_process(version: str, tmp_path: Path) -> None:
+    """A hub model with the onnx backend: fetched once, exported once, the ONNX file to PREDICT and the
+    torch weights to ISM; hparams given as a file is staged with them."""
+    hparams = tmp_path / "hparams.json"
+    hparams.write_text('{"dim": 48, "depth": 1}')
+    _ok(nextflow("run", str(REPO), "-profile", "test", "-stub", "--outdir", "results",
+                 "--model", "EleutherAI/enformer-official-rough", "--backend", "onnx",
+                 "--hparams", str(hparams), cwd=tmp_path, version=version))
+    trace = _trace(tmp_path / "results")
+    names = trace["name"].str.split(" ").str[0]
+    assert set(names) == PROCESSES | {"FETCH_MODEL", "EXPORT_ONNX"}
+    assert (names == "FETCH_MODEL").sum() == 1 and (names == "EXPORT_ONNX").sum() == 1
+    assert (trace["status"] == "COMPLETED").all()
+    for name in ("genes.tsv", "drivers.tsv", "summary.json"):
+        assert (tmp_path / "results" / "assessment" / name).is_file()
+    assert (tmp_path / "results" / "pipeline_info" / "versions.yml").is_file()
+    work = tmp_path / "work"
+    (export,) = _task_dirs(work, "EXPORT_ONNX")
+    assert (export / "enformer-official-rough").is_symlink() and (export / "hparams.json").is_symlink()
+    for task in _task_dirs(work, "PREDICT"):
+        assert (task / "model.onnx").is_symlink() and (task / "hparams.json").is_symlink()
+    for task in _task_dirs(work, "ISM"):
+        assert (task / "enformer-official-rough").is_symlink() and (task / "hparams.json").is_symlink()
+    # Without predictdb, STATS stages no VCF.
+    (stats,) = _task_dirs(work, "STATS")
+    assert not list(stats.glob("*.vcf.gz"))
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test profile end to end, with the cohort given as per-chromosome VCFs (a glob) and a
+    boolean given on the command line as the word 'false'."""
+    work = tmp_path_factory.mktemp("nextflow")
+    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results",
+                 "--vcf", str(DATA / "cohort.chr*.vcf.gz"), "--reverse_complement", "false", cwd=work))
+    return work
+
+
+def test_full_run_equals_seqgx_run(pipeline_run: Path, tmp_path: Path) -> None:
+    """Nextflow's results are those of `seqgx run` on the same parameters (conf/test.config), which
+    reads the single whole-cohort VCF: a second implementation of the wiring."""
+    params = {"fasta": str(DATA / "reference.fa"), "vcf": str(DATA / "cohort.vcf.gz"),
+              "annotation": str(DATA / "genes.gtf"), "expression": str(DATA / "expression.tsv"),
+              "outdir": str(tmp_path / "results"), "window_length": 16384, "genes_per_batch": 4,
+              "model": "oracle", "null_draws": 200}
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    proc = run_cli("run", str(tmp_path / "params.json"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    ours = pd.read_csv(pipeline_run / "results" / "assessment" / "genes.tsv", sep="\t")
+    theirs = pd.read_csv(tmp_path / "results" / "assessment" / "genes.tsv", sep="\t")
+    assert len(ours) == len(theirs) > 0
+    key = ["gene_id", "readout"]
+    pd.testing.assert_frame_equal(ours.sort_values(key).reset_index(drop=True),
+                                  theirs.sort_values(key).reset_index(drop=True))
+    for sub, pattern in [("haplotypes", "*.haplotypes.npz"), ("predictions", "*.predictions.tsv"),
+                         ("ism", "*.ism.tsv"), ("stats", "*.genes.tsv"), ("check", "vcfs.tsv")]:
+        assert sorted(p.name for p in (pipeline_run / "results" / sub).glob(pattern)) == sorted(
+            p.name for p in (tmp_path / "results" / sub).glob(pattern)), sub
+
+
+def test_each_personalize_task_stages_only_its_chromosomes_vcf(pipeline_run: Path) -> None:
+    tasks = _task_dirs(pipeline_run / "work", "PERSONALIZE")
+    assert len(tasks) == 2  # one batch per chromosome in the fixture
+    for task in tasks:
+        batch = next(task.glob("chr*_*.tsv"))
+        contig = pd.read_csv(batch, sep="\t")["vcf_contig"].iloc[0]
+        assert sorted(p.name for p in task.glob("*.vcf.gz")) == [f"cohort.{contig}.vcf.gz"]
+
+
+def test_cli_false_is_a_boolean(pipeline_run: Path) -> None:
+    tasks = _task_dirs(pipeline_run / "work", "PREDICT")
+    assert tasks
+    for task in tasks:
+        assert "--reverse-complement" not in (task / ".command.sh").read_text()
+
+
+def test_threads_follow_task_cpus(pipeline_run: Path) -> None:
+    """Every compute step gets the task's CPUs (capped by resourceLimits in the test profile)."""
+    for process in ("PERSONALIZE", "PREDICT", "ISM", "STATS"):
+        tasks = _task_dirs(pipeline_run / "work", process)
+        assert tasks, process
+        for task in tasks:
+            script = (task / ".command.sh").read_text()
+            cpus = int(re.search(r"--threads (\d+)", script).group(1))
+            assert 1 <= cpus <= 2, (process, cpus)
+
+
+def test_resume_reuses_every_task(pipeline_run: Path) -> None:
+    """MERGE collects its inputs sorted, so a resumed run finds them in the same order and caches it."""
+    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results", "-resume",
+                 "--vcf", str(DATA / "cohort.chr*.vcf.gz"), "--reverse_complement", "false",
+                 cwd=pipeline_run))
+    trace = _trace(pipeline_run / "results")
+    assert set(trace["status"]) == {"CACHED"}, trace[["name", "status"]]
+    assert "MERGE" in set(trace["name"])
+
+
+def test_bad_parameters_stop_before_any_task(tmp_path: Path) -> None:
+    proc = nextflow("run", str(REPO), "-profile", "test", "-stub", "--outdir", "results",
+                    "--backend", "tensorflow", "--null_draws", "many", "--predictdb", "/no/such.db",
+                    cwd=tmp_path)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "--backend must be one of auto, onnx, torch, got 'tensorflow'" in out
+    assert "--null_draws must be of type integer, got 'many'" in out
+    assert "--predictdb: no file at '/no/such.db'" in out
+    assert not (tmp_path / "work").exists() or not list((tmp_path / "work").glob("*/*/.command.sh"))
+
+
+def test_missing_required_parameter(tmp_path: Path) -> None:
+    proc = nextflow("run", str(REPO), "-stub", "--outdir", "results", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "--fasta is required" in proc.stdout + proc.stderr
+
+
+def _profiles() -> list[str]:
+    config = (REPO / "nextflow.config").read_text()
+    block = config[config.index("profiles {"):]
+    return re.findall(r"^    (\w+) \{", block, re.M)
+
+
+@pytest.mark.parametrize("profile", _profiles())
+def test_config_resolves_for_every_profile(profile: str, tmp_path: Path) -> None:
+    proc = _ok(nextflow("config", str(REPO), "-profile", profile, "-flat", cwd=tmp_path))
+    flat = proc.stdout
+    assert "process.resourceLimits" in flat
+    assert "params.max_memory" in flat
+
+
+def test_lint_is_clean(tmp_path: Path) -> None:
+    """`nextflow lint` (Nextflow's strict syntax) on every script and config of the pipeline."""
+    files = ["main.nf", "modules", "subworkflows", "nextflow.config", "conf"]
+    proc = nextflow("lint", *files, cwd=REPO, version=LINT_VERSION)
+    _ok(proc)
+    assert re.search(r"\d+ files? had no errors", proc.stdout + proc.stderr)
+    assert "had 1 error" not in proc.stdout and "errors" not in proc.stdout.split("complete!")[-1].replace(
+        "no errors", "")
+
+
+def test_nextflow_installer_refuses_an_unknown_version(tmp_path: Path) -> None:
+    if shutil.which("mvn") is None and not os.environ.get("CI"):
+        pytest.skip("Maven not installed")
+    proc = subprocess.run(["bash", str(REPO / "tools" / "nextflow" / "install"), "1.0", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "no pom for Nextflow 1.0" in proc.stderr and "24.10.0" in proc.stderr
+
+
+def test_awsbatch_profile_stops_before_any_task_without_s3_and_queues(tmp_path: Path) -> None:
+    proc = nextflow("run", str(REPO), "-profile", "test,awsbatch", "-stub", "--outdir", "results",
+                    cwd=tmp_path)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    for fragment in ("is not on S3: run with -work-dir s3://BUCKET/work", "--aws_queue is not set",
+                     "--aws_region is not set", "set --aws_cli_path"):
+        assert fragment in out
+    assert not list((tmp_path / "work").glob("*/*/.command.sh"))
+
+
+def test_profiles_address_registry_images_and_fail_fast_without_a_gpu(tmp_path: Path) -> None:
+    version = re.search(r"version\s*=\s*'([^']+)'", (REPO / "nextflow.config").read_text()).group(1)
+    flat = _ok(nextflow("config", str(REPO), "-profile", "gpu,awsbatch", "-flat", cwd=tmp_path)).stdout
+    assert f"process.container = 'ghcr.io/seqgx/seqgx:{version}'" in flat
+    assert f"'ghcr.io/seqgx/seqgx-gpu:{version}'" in flat
+    assert "params.device = 'cuda'" in flat and "params.providers = 'cuda'" in flat
+    assert "process.executor = 'awsbatch'" in flat and "cliPath" not in flat.split("aws.batch")[0]
+
+
+def test_onnx_backend_exports_once_and_predicts_as_torch(pipeline_run: Path, tmp_path: Path) -> None:
+    """backend 'onnx': EXPORT_ONNX once (parity-checked by seqgx export-onnx), PREDICT runs the ONNX file,
+    ISM the torch model; every statistic equals the torch run's (the oracle is exact in both)."""
+    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results", "--backend", "onnx",
+                 cwd=tmp_path))
+    trace = _trace(tmp_path / "results")
+    assert (trace["name"].str.split(" ").str[0] == "EXPORT_ONNX").sum() == 1
+    for task in _task_dirs(tmp_path / "work", "PREDICT"):
+        assert "--model model.onnx" in (task / ".command.sh").read_text()
+    onnx = pd.read_csv(tmp_path / "results" / "assessment" / "genes.tsv", sep="\t")
+    torch = pd.read_csv(pipeline_run / "results" / "assessment" / "genes.tsv", sep="\t")
+    key = ["gene_id", "readout"]
+    onnx, torch = (t.sort_values(key).reset_index(drop=True) for t in (onnx, torch))
+    assert set(onnx["model"]) == {"model.onnx"} and set(torch["model"]) == {"oracle"}
+    numeric = [c for c in torch.columns if pd.api.types.is_float_dtype(torch[c])]
+    pd.testing.assert_frame_equal(onnx[key + numeric], torch[key + numeric], rtol=1e-6, atol=1e-9)

@@ -1,0 +1,40 @@
+"""The committed test cohort (tests/data/cohort) is what its recorded command writes today."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+from cli_helpers import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data" / "cohort"
+
+
+def _recorded_command() -> list[str]:
+    makefile = (REPO / "Makefile").read_text().replace("\\\n", " ")
+    command = re.search(r"^TEST_DATA_COMMAND := (.+)$", makefile, re.M).group(1).split()
+    assert command[0] == "simulate" and "tests/data/cohort" in command
+    return command
+
+
+def _content(path: Path) -> bytes:
+    """File content, decompressed for bgzipped files (compression bytes may differ across zlib builds)."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def test_recorded_command_writes_the_committed_cohort(tmp_path: Path) -> None:
+    command = _recorded_command()
+    command[command.index("tests/data/cohort")] = str(tmp_path / "cohort")
+    proc = run_cli(*command)
+    assert proc.returncode == 0, proc.stderr
+    fresh = sorted(p.name for p in (tmp_path / "cohort").iterdir())
+    assert sorted(p.name for p in DATA.iterdir() if p.name != ".gitattributes") == fresh
+    for name in fresh:
+        assert _content(tmp_path / "cohort" / name) == _content(DATA / name), name
+
+
+def test_test_data_stays_small() -> None:
+    assert sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file()) < 5 * 2**20
