@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from seqgx.attribution import FastISM, derive_receptive_field, flop_counts, split_model
-from seqgx.models import EnformerFixed, centre_bins, load_model
+from seqgx.models import EnformerFixed, LoadedModel, centre_bins, load_model
 
 SEQ_LEN = 196_608
 FULL: dict = {}  # enformer-pytorch defaults: dim 1536, depth 11, heads 8, 5313 human tracks
@@ -61,6 +61,70 @@ def print_flops(title: str, f: dict) -> None:
           f"{1 / (1 - f['trunk_share']):.2f}x)")
 
 
+def perturb_weights(model: LoadedModel, scale: float, seed: int = 1) -> None:
+    """Add N(0, scale) noise to every weight of a random Enformer, in place.
+
+    enformer-pytorch zero-initialises attention outputs and its random outputs hardly depend on the
+    input; perturbed, SNVs move the outputs and |fast - full| means something (FLOPs and timings are
+    unaffected)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.module.enformer.parameters():
+            p.add_(torch.randn(p.shape, generator=gen).to(p.device) * scale)
+
+
+def random_snvs(seq_len: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random reference (uint8 tokens) and ``n`` SNVs (window index, alt token) within 2 kb of its
+    centre (the TSS, where they move the centre bins most)."""
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(0, 4, seq_len).astype(np.uint8)
+    centre = seq_len // 2
+    wi = rng.permutation(np.arange(max(centre - 2_000, 0), min(centre + 2_000, seq_len)))[:n]
+    alt = (ref[wi] + rng.integers(1, 4, len(wi))) % 4
+    return ref, wi, alt
+
+
+def measure_ism(module: torch.nn.Module, ref: np.ndarray, wi: np.ndarray, alt: np.ndarray, *,
+                n_full: int, batch_size: int, full_batch_size: int, device: str) -> dict[str, float]:
+    """Seconds per SNV of a full forward of each mutated sequence (the first ``n_full`` SNVs) and of
+    fast ISM (all SNVs), the reference's trunk + tail, and max |fast - full| over the first n_full."""
+    sync = sync_fn(device)
+    eye = torch.eye(4, device=device)
+    fbs, n_snv = full_batch_size, len(wi)
+
+    # Full forward ISM: each mutated sequence through the whole model.
+    def full_batch(idx: np.ndarray) -> np.ndarray:
+        tok = torch.from_numpy(np.repeat(ref[None], len(idx), 0)).to(device).long()
+        rows, cols = torch.arange(len(idx)), torch.from_numpy(wi[idx])
+        tok[rows.to(device), cols.to(device)] = torch.from_numpy(alt[idx]).to(device)
+        with torch.no_grad():
+            return module(eye[tok]).cpu().numpy()
+
+    full_batch(np.arange(min(fbs, n_full)))  # warm-up
+    sync()
+    t = time.perf_counter()
+    full_out = np.concatenate([full_batch(np.arange(i, min(i + fbs, n_full))) for i in range(0, n_full, fbs)])
+    sync()
+    t_full = (time.perf_counter() - t) / n_full
+
+    engine = FastISM(module, batch_size=batch_size, device=device)
+    engine.set_reference(ref)
+    engine.outputs(wi[:batch_size], alt[:batch_size])  # warm-up
+    sync()
+    t = time.perf_counter()
+    ref_out = engine.set_reference(ref)
+    sync()
+    t_ref = time.perf_counter() - t
+    t = time.perf_counter()
+    fast_out = engine.outputs(wi, alt)
+    sync()
+    t_fast = (time.perf_counter() - t) / n_snv
+    return {"full_s": t_full, "fast_s": t_fast, "reference_s": t_ref, "speedup": t_full / t_fast,
+            "max_abs_diff": float(np.abs(fast_out[:n_full] - full_out).max()),
+            "max_change": float(np.abs(fast_out[:n_full] - ref_out).max()),
+            "max_output": float(np.abs(ref_out).max())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mode", choices=("auto", "cpu", "gpu"), default="auto")
@@ -91,13 +155,7 @@ def main() -> None:
     full_size = args.size == "full" or (args.size == "auto" and gpu)
     hp = FULL if full_size else NARROW
     model = load_model("random", SEQ_LEN, hp, seed=0)
-    # enformer-pytorch zero-initialises attention outputs and its random outputs hardly depend on the
-    # input; perturb every weight so SNVs move the outputs and |fast - full| means something (FLOPs
-    # and timings are unaffected).
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.module.enformer.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * (0.02 if full_size else 0.2))
+    perturb_weights(model, 0.02 if full_size else 0.2)
     module = model.module.select(centre_bins(896), [TRACK]).to(device).eval()
     rf = derive_receptive_field(split_model(module).layers)
     print(f"receptive field: R = {rf.half_width} bp each side of a {rf.resolution}-bp token; a base changes "
@@ -108,51 +166,17 @@ def main() -> None:
     f = flop_counts(copy.deepcopy(model.module.select(centre_bins(896), [TRACK])).to("meta"))
     print_flops(f"timed model: {label}:", f)
 
-    rng = np.random.default_rng(0)
-    ref = rng.integers(0, 4, SEQ_LEN).astype(np.uint8)
-    centre = SEQ_LEN // 2  # SNVs within 2 kb of the TSS, where they move the centre bins most
-    wi = rng.permutation(np.arange(centre - 2_000, centre + 2_000))[:n_snv]
-    alt = (ref[wi] + rng.integers(1, 4, n_snv)) % 4
-    sync = sync_fn(device)
-    eye = torch.eye(4, device=device)
-
-    # Full forward ISM: each mutated sequence through the whole model.
-    def full_batch(idx: np.ndarray) -> np.ndarray:
-        tok = torch.from_numpy(np.repeat(ref[None], len(idx), 0)).to(device).long()
-        rows, cols = torch.arange(len(idx)), torch.from_numpy(wi[idx])
-        tok[rows.to(device), cols.to(device)] = torch.from_numpy(alt[idx]).to(device)
-        with torch.no_grad():
-            return module(eye[tok]).cpu().numpy()
-
-    full_batch(np.arange(min(fbs, n_full)))  # warm-up
-    sync()
-    t = time.perf_counter()
-    full_out = np.concatenate([full_batch(np.arange(i, min(i + fbs, n_full))) for i in range(0, n_full, fbs)])
-    sync()
-    t_full = (time.perf_counter() - t) / n_full
-
-    engine = FastISM(module, batch_size=bs, device=device)
-    engine.set_reference(ref)
-    engine.outputs(wi[:bs], alt[:bs])  # warm-up
-    sync()
-    t = time.perf_counter()
-    ref_out = engine.set_reference(ref)
-    sync()
-    t_ref = time.perf_counter() - t
-    t = time.perf_counter()
-    fast_out = engine.outputs(wi, alt)
-    sync()
-    t_fast = (time.perf_counter() - t) / n_snv
-    err = float(np.abs(fast_out[:n_full] - full_out).max())
-    ism = np.abs(fast_out[:n_full] - ref_out).max()
+    ref, wi, alt = random_snvs(SEQ_LEN, n_snv)
+    m = measure_ism(module, ref, wi, alt, n_full=n_full, batch_size=bs, full_batch_size=fbs, device=device)
+    t_full, t_fast, t_ref = m["full_s"], m["fast_s"], m["reference_s"]
 
     print(f"\nmeasured on {device} ({label}):")
     print(f"  full forward per SNV   {t_full * 1e3:9.1f} ms  ({n_full} mutated sequences, batch {fbs})")
     print(f"  fast ISM per SNV       {t_fast * 1e3:9.1f} ms  ({n_snv} SNVs, batch {bs})")
     print(f"  reference trunk + tail {t_ref * 1e3:9.1f} ms  (once per gene)")
     print(f"  speed-up per SNV: {t_full / t_fast:.2f}x (FLOP ratio of this model {f['ratio']:.2f}x)")
-    print(f"  max |fast - full| over {n_full} SNVs: {err:.3g} (largest output change {ism:.3g}, "
-          f"largest output {np.abs(ref_out).max():.3g}; float32 rounding ~ 1e-7 x output)")
+    print(f"  max |fast - full| over {n_full} SNVs: {m['max_abs_diff']:.3g} (largest output change "
+          f"{m['max_change']:.3g}, largest output {m['max_output']:.3g}; float32 rounding ~ 1e-7 x output)")
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ NARROW = {"dim": 48, "depth": 1, "heads": 1, "num_downsamples": 7, "dim_divisibl
           "output_heads": {"human": 5313}}
 
 
-def flops_per_sequence(module: torch.nn.Module, device: str) -> float:
-    x = torch.zeros(1, SEQ_LEN, 4, device=device)
+def flops_per_sequence(module: torch.nn.Module, device: str, seq_len: int = SEQ_LEN) -> float:
+    x = torch.zeros(1, seq_len, 4, device=device)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(x)
     return float(counter.get_total_flops())
@@ -52,6 +52,23 @@ def timed(fn: Callable[[int], object], n_seqs: int, sync: Callable[[], None], wa
     fn(n_seqs)
     sync()
     return n_seqs / (time.perf_counter() - t0)
+
+
+def naive_runner(module: torch.nn.Module, tokens: np.ndarray, device: str) -> Callable[[int], None]:
+    """The naive baseline for :func:`timed`: batch 1, fp32, the full output copied back per sequence,
+    no prefetch."""
+    def naive(n: int) -> None:
+        for i in range(n):
+            x = torch.from_numpy(np.eye(4, dtype=np.float32)[tokens[i:i + 1]]).to(device)
+            with torch.inference_mode():
+                module(x).cpu().numpy()
+
+    return naive
+
+
+def predictor_runner(pred: Predictor, tokens: np.ndarray) -> Callable[[int], object]:
+    """``fn(n)`` for :func:`timed`: the first n rows of ``tokens`` through seqgx's Predictor."""
+    return lambda n: pred.predict(n, lambda idx: tokens[idx])
 
 
 def main() -> int:
@@ -92,18 +109,11 @@ def main() -> int:
 
     # Naive baseline: batch 1, fp32, full 896 x 5313 output copied back per sequence, no prefetch.
     full_mod = model.module.to(device).eval()
+    report("naive (torch fp32, full output)", 1, timed(naive_runner(full_mod, tokens, device), n_seqs, sync),
+           f_full)
 
-    def naive(n: int) -> None:
-        for i in range(n):
-            x = torch.from_numpy(np.eye(4, dtype=np.float32)[tokens[i:i + 1]]).to(device)
-            with torch.inference_mode():
-                full_mod(x).cpu().numpy()
-
-    report("naive (torch fp32, full output)", 1, timed(naive, n_seqs, sync), f_full)
-
-    def via_predictor(backend, bs: int) -> Callable[[], object]:
-        pred = Predictor(backend, readout, batch_size=bs)
-        return lambda n: pred.predict(n, lambda idx: tokens[idx])
+    def via_predictor(backend, bs: int) -> Callable[[int], object]:
+        return predictor_runner(Predictor(backend, readout, batch_size=bs), tokens)
 
     for precision in ("fp32", "bf16"):
         backend = TorchBackend(model, device=device, precision=precision)
