@@ -11,6 +11,7 @@ process ISM {
 
     output:
     tuple val(batch_id), path('ism/*.ism.tsv'),       emit: ism
+    path 'ism/*.ism.json',                            emit: info   // method and model identity per gene
     path 'ism/*.saturation.npz', optional: true,      emit: saturation
     path 'ism/*.gradients.npz', optional: true,       emit: gradients
     path 'versions.yml',                              emit: versions
@@ -44,7 +45,7 @@ process ISM {
     stub:
     """
     mkdir -p ism
-    touch ism/${batch_id}.stub.ism.tsv
+    touch ism/${batch_id}.stub.ism.tsv ism/${batch_id}.stub.ism.json
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }
