@@ -110,30 +110,29 @@ def shell_commands(run: str) -> list[list[str]]:
     return commands
 
 
-def env_vars(instructions: list[Instruction]) -> dict[str, str]:
-    env: dict[str, str] = {}
+def key_values(instructions: list[Instruction], keyword: str) -> dict[str, str]:
+    """KEY=value pairs of every ENV or LABEL instruction (the KEY=value form only)."""
+    out: dict[str, str] = {}
     for ins in instructions:
-        if ins.keyword == "ENV":
+        if ins.keyword == keyword:
             for token in shlex.split(ins.args):
                 key, sep, value = token.partition("=")
-                assert sep, f"ENV {ins.args!r}: use the KEY=value form"
-                env[key] = value
-    return env
+                assert sep, f"{keyword} {ins.args!r}: use the KEY=value form"
+                out[key] = value
+    return out
+
+
+def env_vars(instructions: list[Instruction]) -> dict[str, str]:
+    return key_values(instructions, "ENV")
+
+
+def labels(instructions: list[Instruction]) -> dict[str, str]:
+    return key_values(instructions, "LABEL")
 
 
 def arg_defaults(instructions: list[Instruction]) -> dict[str, str]:
     return {k: v for ins in instructions if ins.keyword == "ARG"
             for k, _, v in [ins.args.partition("=")]}
-
-
-def labels(instructions: list[Instruction]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for ins in instructions:
-        if ins.keyword == "LABEL":
-            for token in shlex.split(ins.args):
-                key, _, value = token.partition("=")
-                out[key] = value
-    return out
 
 
 # Options of `pip install` that take a value (the value is not a requirement).
