@@ -43,12 +43,12 @@ workflow {
         model_staged = Channel.value([])
     } else if (file(model_name).exists()) {
         model_staged = Channel.value(file(model_name))
-    } else if (model_name ==~ /[\w.-]+\/[\w.-]+/) {
+    } else if (model_name ==~ /[\w.-]+\/[\w.-]+/ && !(model_name ==~ /.*\.(onnx|pt|pth|safetensors|bin)$/)) {
         FETCH_MODEL(model_name)
         model_staged = FETCH_MODEL.out.model
         model_versions = FETCH_MODEL.out.versions
     } else {
-        error("--model '${model_name}': no such file or folder, and not a hub id (owner/name)")
+        error("--model '${model_name}': no such file or folder (and not a hub id, owner/name); check the path")
     }
     // PREDICT: backend 'onnx' with torch weights exports them once (EXPORT_ONNX, parity-checked).
     // ISM: torch weights when there are any (fast exact ISM needs the trunk); for an .onnx model,

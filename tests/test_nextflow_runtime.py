@@ -255,3 +255,11 @@ def test_onnx_backend_exports_once_and_predicts_as_torch(pipeline_run: Path, tmp
     assert set(onnx["model"]) == {"model.onnx"} and set(torch["model"]) == {"oracle"}
     numeric = [c for c in torch.columns if pd.api.types.is_float_dtype(torch[c])]
     pd.testing.assert_frame_equal(onnx[key + numeric], torch[key + numeric], rtol=1e-6, atol=1e-9)
+
+
+def test_a_model_path_that_does_not_exist_is_not_taken_for_a_hub_id(tmp_path: Path) -> None:
+    proc = nextflow("run", str(REPO), "-profile", "test", "-stub", "--outdir", "results",
+                    "--model", "models/enformer.pt", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "--model 'models/enformer.pt': no such file or folder" in proc.stdout + proc.stderr
+    assert not list((tmp_path / "work").glob("*/*/.command.sh"))
