@@ -20,7 +20,7 @@ import pandas as pd
 from seqgx.errors import SeqgxError
 from seqgx.genes import read_annotation, strip_version
 from seqgx.genome import contig_map
-from seqgx.io import atomic_output, require_file
+from seqgx.io import atomic_output, check_index_fresh, make_output_dir, refuse_plain_gzip, require_file
 from seqgx.log import get_logger
 from seqgx.variants import resolve_vcfs, vcf_contig_files, vcf_contigs_and_samples
 
@@ -36,19 +36,40 @@ class CheckResult:
         default_factory=lambda: pd.DataFrame(columns=["vcf_contig", "vcf"]))
 
 
-def fasta_contigs(fasta: Path) -> list[str]:
+def fasta_lengths(fasta: Path) -> dict[str, int]:
+    """Contig -> length from the FASTA's .fai, after checking the FASTA and its index agree.
+
+    Refused: a plain-gzip FASTA (pyfaidx/samtools need bgzip), a missing or malformed .fai, a .fai
+    older than the FASTA, and a .fai whose last contig reaches past the end of the file (another FASTA's
+    index).
+    """
     fai = Path(str(fasta) + ".fai")
+    refuse_plain_gzip(fasta, "FASTA", "samtools faidx NEW.gz")
     if not fai.is_file():
         raise SeqgxError(f"FASTA '{fasta}' has no index '{fai.name}'; run 'samtools faidx {fasta}'")
-    names = []
+    check_index_fresh(fasta, fai, "FASTA", f"samtools faidx {fasta}")
+    lengths: dict[str, int] = {}
+    end = 0
     with open(fai) as fh:
         for lineno, line in enumerate(fh, 1):
             fields = line.rstrip("\n").split("\t")
-            if len(fields) < 5:
+            try:
+                length, offset = int(fields[1]), int(fields[2])
+                if len(fields) < 5:
+                    raise ValueError
+            except (ValueError, IndexError):
                 raise SeqgxError(f"FASTA index '{fai}' line {lineno} is malformed; "
-                                 f"re-create it with 'samtools faidx {fasta}'")
-            names.append(fields[0])
-    return names
+                                 f"re-create it with 'samtools faidx {fasta}'") from None
+            lengths[fields[0]] = length
+            end = max(end, offset + length)
+    if end > fasta.stat().st_size and not str(fasta).endswith(".gz"):  # bgzip offsets are uncompressed
+        raise SeqgxError(f"FASTA index '{fai}' does not match FASTA '{fasta}' (its contigs reach byte {end}, "
+                         f"the file has {fasta.stat().st_size}); re-index with 'samtools faidx {fasta}'")
+    return lengths
+
+
+def fasta_contigs(fasta: Path) -> list[str]:
+    return list(fasta_lengths(fasta))
 
 
 def read_expression(path: str | Path) -> pd.DataFrame:
@@ -165,7 +186,8 @@ def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], anno
     if gene_list:
         require_file(gene_list, "gene list")
 
-    fa_contigs = fasta_contigs(fasta)
+    fa_lengths = fasta_lengths(fasta)
+    fa_contigs = list(fa_lengths)
     per_file = {f: vcf_contigs_and_samples(f) for f in vcf_files}
     vcf_samples = same_vcf_samples({f: samples for f, (_, samples) in per_file.items()})
     contig_file = vcf_contig_files(vcf_files, {f: contigs for f, (contigs, _) in per_file.items()})
@@ -192,8 +214,9 @@ def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], anno
                      {f"{a}->{v}" for a, v in to_vcf.items() if a != v})
     if renamed:
         log.warning("contig names differ between files; mapped unambiguously: %s", ", ".join(renamed[:6]))
-    rows = [(a, to_fasta[a], to_vcf.get(a, "")) for a in annot_contigs if a in to_fasta]
-    contigs = pd.DataFrame(rows, columns=["annotation_contig", "fasta_contig", "vcf_contig"])
+    rows = [(a, to_fasta[a], to_vcf.get(a, ""), fa_lengths[to_fasta[a]]) for a in annot_contigs
+            if a in to_fasta]
+    contigs = pd.DataFrame(rows, columns=["annotation_contig", "fasta_contig", "vcf_contig", "fasta_length"])
     vcfs = pd.DataFrame([(c, str(f)) for c, f in contig_file.items()], columns=["vcf_contig", "vcf"])
 
     expr = read_expression(expression)
@@ -227,8 +250,7 @@ def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], anno
 
 
 def write_check_outputs(result: CheckResult, out_dir: str | Path) -> None:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_dir(out_dir)
     with atomic_output(out / "samples.tsv") as tmp:
         result.samples.to_csv(tmp, sep="\t", index=False)
     with atomic_output(out / "contigs.tsv") as tmp:

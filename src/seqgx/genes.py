@@ -151,14 +151,28 @@ def read_gene_list(path: str | Path) -> list[str]:
 
 
 def read_contigs(path: str | Path) -> pd.DataFrame:
-    """contigs.tsv of check-inputs: annotation_contig, fasta_contig, vcf_contig."""
+    """contigs.tsv of check-inputs: annotation_contig, fasta_contig, vcf_contig[, fasta_length].
+
+    ``fasta_length`` (written by check-inputs since the TSS check) is optional so older maps still work;
+    without it a TSS past its contig's end is caught by 'seqgx personalize' instead.
+    """
     path = require_file(path, "contig map", "pass the contigs.tsv written by 'seqgx check-inputs'")
     table = pd.read_csv(path, sep="\t", dtype=str)
     need = ["annotation_contig", "fasta_contig", "vcf_contig"]
     if not set(need) <= set(table.columns):
         raise SeqgxError(f"contig map '{path}' needs columns {', '.join(need)}; found "
                          f"{', '.join(map(str, table.columns))}; re-run 'seqgx check-inputs'")
-    return table[need].dropna()
+    table = table[need + (["fasta_length"] if "fasta_length" in table.columns else [])]
+    table = table.dropna(subset=need).copy()
+    if "fasta_length" in table.columns:
+        bad = ~table["fasta_length"].fillna("").str.fullmatch(r"\d+")
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            value = table["fasta_length"].iloc[i]
+            raise SeqgxError(f"contig map '{path}' row {i + 2}: fasta_length {value!r} is not a whole "
+                             f"number; re-run 'seqgx check-inputs'")
+        table["fasta_length"] = table["fasta_length"].astype(np.int64)
+    return table
 
 
 def _chromosome_filter(chroms: pd.Series, chromosomes: str) -> pd.Series:
@@ -238,6 +252,9 @@ def make_windows(genes: pd.DataFrame, window_length: int = 196608,
                              f"'seqgx check-inputs' with the same annotation")
         genes["fasta_contig"] = genes["chrom"].map(fasta)
         genes["vcf_contig"] = genes["chrom"].map(vcf)
+        if "fasta_length" in contigs.columns:
+            lengths = dict(zip(contigs["annotation_contig"], contigs["fasta_length"], strict=True))
+            check_tss_in_contig(genes, genes["chrom"].map(lengths), f"contig map '{contigs_path}'")
     bad = ~genes["gene_id"].map(lambda g: bool(_SAFE_GENE_ID.match(g)))
     if bad.any():
         raise SeqgxError(f"gene id {genes['gene_id'][bad].iloc[0]!r} has characters unsafe in file names; "
@@ -249,6 +266,22 @@ def make_windows(genes: pd.DataFrame, window_length: int = 196608,
     order = sorted(range(len(genes)), key=lambda i: (_natural_key(genes["chrom"].iloc[i]),
                                                      int(genes["tss"].iloc[i]), genes["gene_id"].iloc[i]))
     return genes.iloc[order][GENE_COLUMNS].reset_index(drop=True)
+
+
+def check_tss_in_contig(genes: pd.DataFrame, lengths: pd.Series, source: str) -> None:
+    """A TSS outside its contig (< 1 or > the FASTA contig's length) is an error, never an all-N window.
+
+    ``lengths`` holds each gene's FASTA contig length (aligned with ``genes``).
+    """
+    tss = genes["tss"].astype(np.int64).to_numpy()
+    length = lengths.to_numpy(np.int64)
+    bad = np.flatnonzero((tss < 1) | (tss > length))
+    if len(bad):
+        g = genes.iloc[int(bad[0])]
+        raise SeqgxError(f"gene '{g['gene_id']}' has its TSS at {int(g['tss'])}, outside contig "
+                         f"'{g['fasta_contig']}' of length {int(length[bad[0]])} ({source}; {len(bad)} such "
+                         f"genes); the annotation and FASTA are of different assemblies: use matching files "
+                         f"or drop the gene")
 
 
 def check_window_length(window_length: int, where: str = "--window-length") -> None:

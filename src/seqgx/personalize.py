@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqgx.checks import fasta_lengths
 from seqgx.errors import SeqgxError
-from seqgx.genes import read_batch
+from seqgx.genes import check_tss_in_contig, read_batch
 from seqgx.genome import Reference, encode
 from seqgx.genome import one_hot as genome_one_hot
 from seqgx.io import atomic_output, require_file
@@ -287,6 +288,7 @@ def personalize_batch(batch: str | Path, fasta: str | Path, vcf: str | Path, sam
     policy = policy or Policy()
     genes = read_batch(batch)
     sample_table = read_samples(samples)
+    fasta_lengths(require_file(fasta, "FASTA"))  # plain gzip, missing, stale or foreign .fai: one line
     out = Path(out_dir)
     paths = []
     with Reference(fasta) as ref, VcfReader(vcf, list(sample_table["vcf_sample"]),
@@ -296,6 +298,8 @@ def personalize_batch(batch: str | Path, fasta: str | Path, vcf: str | Path, sam
                 raise SeqgxError(f"batch file '{batch}' gene '{row.gene_id}': contig '{row.fasta_contig}' is "
                                  f"not in FASTA '{fasta}'; use the FASTA the annotation and VCF refer to or "
                                  f"fix contigs.tsv (re-run 'seqgx check-inputs')")
+        check_tss_in_contig(genes, genes["fasta_contig"].map(ref.lengths), f"batch file '{batch}', "
+                            f"FASTA '{fasta}'")
         for row in progress(list(genes.to_dict("records")), desc="personalize"):
             ws, L = int(row["window_start"]), int(row["window_length"])
             window_ref = ref.fetch(row["fasta_contig"], ws, ws + L)

@@ -14,7 +14,11 @@ Rules (see docs/formats.md, "Personal haplotypes"):
   and non-ACGT alleles are skipped and counted per alt allele (only records starting in the window).
 - Each SNV alt allele of a multi-allelic site is its own variant; a haplotype carries it when its GT
   allele index equals that allele.
+- A record whose REF holds a base other than A, C, G, T (``N``, IUPAC codes) is skipped and counted
+  as ``ref_n_skipped`` (per record with POS in the window): its alleles cannot be placed on a base.
 - REF must equal the FASTA (IUPAC codes compare as N); policy ``ref_mismatch``: error | skip.
+- A GT allele index beyond the record's alleles (``0|3`` on a biallelic record), or an alt allele
+  index on a record with ALT ``.``, is an error naming the record and sample; so is a polyploid call.
 - Missing alleles (``.``, whole or partial) become the reference allele and are counted, or stop the
   run with ``missing='error'``.
 - Unphased heterozygous calls stop the run, or with ``unphased='random'`` get a random phase from a
@@ -45,11 +49,11 @@ import pysam
 
 from seqgx.errors import SeqgxError
 from seqgx.genome import Reference, contig_map, encode
-from seqgx.io import require_file
+from seqgx.io import check_index_fresh, refuse_plain_gzip, require_file
 
 COUNT_KEYS = ("records_in_window", "snv_alleles", "indels_skipped", "mnv_skipped", "symbolic_skipped",
-              "non_acgt_skipped", "ref_mismatch_skipped", "missing_as_reference", "unphased_randomly_phased",
-              "haploid_as_homozygous")
+              "non_acgt_skipped", "ref_n_skipped", "ref_mismatch_skipped", "missing_as_reference",
+              "unphased_randomly_phased", "haploid_as_homozygous")
 _ACGT = frozenset("ACGT")
 _LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _GT_SPLIT = re.compile(r"[|/]")
@@ -118,11 +122,30 @@ def vcf_index(path: Path) -> Path | None:
     return None
 
 
-def vcf_contigs_and_samples(vcf: Path) -> tuple[list[str], list[str]]:
-    """Contigs with records (from the index) and sample ids of an indexed, bgzipped VCF or BCF."""
-    if vcf_index(vcf) is None:
+def _check_vcf_file(vcf: Path) -> Path:
+    """The VCF's index, after the checks that need no parsing: bgzip (not plain gzip), index, index age."""
+    index = vcf_index(vcf)
+    reindex = f"bcftools index -f {'-c' if index is not None and index.suffix == '.csi' else '-t'} {vcf}"
+    refuse_plain_gzip(vcf, "VCF", reindex)
+    if index is None:
         raise SeqgxError(f"VCF '{vcf}' has no index (.tbi or .csi); bgzip it and run "
                          f"'bcftools index -t {vcf}' (or 'tabix -p vcf {vcf}')")
+    check_index_fresh(vcf, index, "VCF", reindex)
+    return index
+
+
+def _no_samples(vcf: Path) -> SeqgxError:
+    return SeqgxError(f"VCF '{vcf}' has no samples (sites-only VCF); pass the cohort VCF with genotypes "
+                      f"(FORMAT/GT and one column per sample)")
+
+
+def vcf_contigs_and_samples(vcf: Path) -> tuple[list[str], list[str]]:
+    """Contigs with records (from the index) and sample ids of an indexed, bgzipped VCF or BCF.
+
+    Also probes the index: a fetch on the first indexed contig must read records, else the index does
+    not match the file.
+    """
+    index = _check_vcf_file(vcf)
     try:
         with pysam.VariantFile(str(vcf)) as vf:
             samples = list(vf.header.samples)
@@ -132,6 +155,17 @@ def vcf_contigs_and_samples(vcf: Path) -> tuple[list[str], list[str]]:
             contigs = list(vf.index)
     except (ValueError, OSError) as exc:
         raise SeqgxError(f"VCF '{vcf}' cannot be read ({exc}); it must be bgzipped VCF or BCF") from None
+    if not samples:
+        raise _no_samples(vcf)
+    if contigs:
+        try:
+            with pysam.VariantFile(str(vcf)) as vf:
+                found = next(iter(vf.fetch(contigs[0])), None) is not None
+        except (ValueError, OSError, StopIteration):
+            found = False
+        if not found:
+            raise SeqgxError(f"VCF index '{index}' does not match VCF '{vcf}' (no record found on its first "
+                             f"contig '{contigs[0]}'); re-index with 'bcftools index -f -t {vcf}'")
     return contigs, samples
 
 
@@ -231,9 +265,7 @@ class VcfReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise SeqgxError(f"VCF '{self.path}' does not exist; pass a bgzipped VCF or BCF")
-        if vcf_index(self.path) is None:
-            raise SeqgxError(f"VCF '{self.path}' has no index (.tbi or .csi); bgzip it and run "
-                             f"'bcftools index -t {self.path}' (or 'tabix -p vcf {self.path}')")
+        _check_vcf_file(self.path)
         try:
             self._vf = pysam.VariantFile(str(self.path))
         except (ValueError, OSError) as exc:
@@ -253,6 +285,9 @@ class VcfReader:
                 raise SeqgxError(f"VCF '{self.path}' index cannot be opened ({exc}); re-create it with "
                                  f"'tabix -p vcf {self.path}'") from None
         self.header_samples = list(self._vf.header.samples)
+        if not self.header_samples:
+            self.close()
+            raise _no_samples(self.path)
         self.header_contigs = set(self._vf.header.contigs)
         self.index_contigs = set(self._tbx.contigs) if self._tbx is not None else set(self._vf.index or [])
         col = {s: i for i, s in enumerate(self.header_samples)}
@@ -289,14 +324,19 @@ class VcfReader:
                 return  # declared but without records
             raise SeqgxError(f"contig '{contig}' is not in VCF '{self.path}'; check the contig map "
                              f"(contigs.tsv from 'seqgx check-inputs')")
-        if self._tbx is not None:
-            for line in self._tbx.fetch(contig, start, end):
-                f = line.split("\t", 5)
-                alts = None if f[4] == "." else tuple(f[4].split(","))
-                yield int(f[1]), f[3], alts, line
-        else:
-            for rec in self._vf.fetch(contig, start, end):
-                yield rec.pos, rec.ref, rec.alts, str(rec).rstrip("\n")
+        try:
+            if self._tbx is not None:
+                for line in self._tbx.fetch(contig, start, end):
+                    f = line.split("\t", 5)
+                    alts = None if f[4] == "." else tuple(f[4].split(","))
+                    yield int(f[1]), f[3], alts, line
+            else:
+                for rec in self._vf.fetch(contig, start, end):
+                    yield rec.pos, rec.ref, rec.alts, str(rec).rstrip("\n")
+        except (OSError, ValueError) as exc:  # a stale or foreign index points into the wrong bytes
+            raise SeqgxError(f"VCF '{self.path}' cannot be read at {contig}:{start + 1}-{end} ({exc}); its "
+                             f"index does not match the file: re-index with "
+                             f"'bcftools index -f -t {self.path}'") from None
 
     def read_window(self, contig: str, start: int, end: int, reference: np.ndarray,
                     fasta: Reference | None = None, fasta_contig: str | None = None,
@@ -319,9 +359,20 @@ class VcfReader:
         cache: dict[tuple[str, str | None], tuple[str, int, str, str]] = {}
         fasta_name = fasta.path if fasta is not None else "FASTA"
         window_text = _LETTERS[reference].tobytes().decode("ascii")  # REF checks compare characters
+        no_alt_lines: list[str] = []
+        no_alt_names: list[str] = []
+        rec_alleles: list[int] = []
         for pos, ref, alts, line in self._records(contig, max(start, 0), end):
             in_window = start < pos <= end
             counts["records_in_window"] += in_window
+            if not _ACGT.issuperset(ref.upper()):
+                counts["ref_n_skipped"] += in_window
+                continue
+            if not alts:
+                if in_window:  # ALT '.': every call must be the reference (or missing)
+                    no_alt_lines.append(line)
+                    no_alt_names.append(f"{contig}:{pos}")
+                continue
             kept = []
             for k, alt in enumerate(alts or (), 1):
                 key = (ref, alt)
@@ -349,6 +400,7 @@ class VcfReader:
             lines.append(line)
             rec_names.append(f"{contig}:{pos}")
             rec_pos.append(pos)
+            rec_alleles.append(len(alts or ()))
             for k, p, rb, ab in kept:
                 v_rec.append(r)
                 v_allele.append(k)
@@ -356,10 +408,14 @@ class VcfReader:
                 v_ref.append(rb)
                 v_alt.append(ab)
         S = len(self.samples)
+        if no_alt_lines:
+            no_alt, _, _ = parse_gt(no_alt_lines, self.columns, len(self.header_samples), self.path)
+            self._check_allele_range(no_alt, np.zeros(len(no_alt_lines), np.int64), no_alt_names)
         if not lines:
             return WindowVariants(np.zeros(0, np.int64), np.zeros(0, "<U1"), np.zeros(0, "<U1"),
                                   np.zeros((0, S, 2), bool), dict(counts))
         alleles, phased, haploid = parse_gt(lines, self.columns, len(self.header_samples), self.path)
+        self._check_allele_range(alleles, np.asarray(rec_alleles, np.int64), rec_names)
         self._apply_policies(alleles, phased, haploid, rec_names, np.asarray(rec_pos, np.uint64), contig,
                              policy, counts)
         rec = np.asarray(v_rec)
@@ -369,6 +425,22 @@ class VcfReader:
         counts["snv_alleles"] = len(v_pos)
         return WindowVariants(pos_arr[order], np.asarray(v_ref, "<U1")[order],
                               np.asarray(v_alt, "<U1")[order], haps[order], dict(counts))
+
+    def _check_allele_range(self, alleles: np.ndarray, n_alts: np.ndarray, rec_names: list[str]) -> None:
+        """A GT allele index above the record's number of ALT alleles is an error, never the reference."""
+        bad = alleles > n_alts[:, None, None]
+        if not bad.any():
+            return
+        r, s, h = np.argwhere(bad)[0]
+        n = int(n_alts[r])
+        if n == 0:
+            raise SeqgxError(f"VCF '{self.path}' record {rec_names[r]}, sample {self.samples[s]}: ALT '.' "
+                             f"(no alt allele) but GT allele {int(alleles[r, s, h])}; fix the record's ALT "
+                             f"or its genotypes, or drop the record")
+        raise SeqgxError(f"VCF '{self.path}' record {rec_names[r]}, sample {self.samples[s]}: GT allele "
+                         f"{int(alleles[r, s, h])} but the record has only {n} ALT allele"
+                         f"{'s' if n > 1 else ''} ({int(bad.sum())} such calls in this window); fix the "
+                         f"genotypes or the ALT column, or drop the record")
 
     @staticmethod
     def _ref_mismatch(ref: str, pos: int, start: int, reference: np.ndarray, window_text: str,

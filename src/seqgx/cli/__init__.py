@@ -8,8 +8,12 @@ Nextflow process can run each one; they stay thin and call the core modules.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
+import tempfile
+import traceback
 
 from seqgx import __version__
 from seqgx.errors import SeqgxError
@@ -69,6 +73,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"seqgx {args._command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS:
+            return _internal_error(args._command, exc)
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"seqgx {args._command}: error: cannot access{where}: {exc.strerror or exc}; check the path, "
+              f"its permissions and free disk space", file=sys.stderr)
+        return 2
+    except Exception as exc:  # anything else is a bug: one line here, the traceback in a file
+        return _internal_error(args._command, exc)
+
+
+# OSErrors a user causes (paths, permissions, space): one line, exit 2 like a SeqgxError.
+_USER_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP}
+INTERNAL_ERROR_EXIT = 3
+
+
+def _internal_error(command: str, exc: BaseException) -> int:
+    """An unexpected exception: ONE stderr line (type, message, traceback file); exit code 3."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    msg = " ".join(str(exc).split()) or "(no message)"
+    try:
+        fd, path = tempfile.mkstemp(prefix="seqgx-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"seqgx {__version__} {command}: {' '.join(sys.argv)}\n{text}")
+        where = f"the full traceback is in {path}"
+    except OSError:  # cannot even write a temp file: keep the traceback on stderr's one line short
+        where = "the traceback could not be written to a temporary file"
+    print(f"seqgx {command}: internal error (a bug): {type(exc).__name__}: {msg}; {where}", file=sys.stderr)
+    return INTERNAL_ERROR_EXIT
 
 
 if __name__ == "__main__":
