@@ -99,6 +99,8 @@ def test_each_pipeline_step_and_its_module_read_the_same_parameters(tmp_path: Pa
     (tmp_path / "genes" / "batches" / "chr1_1.tsv").write_text("gene_id\nG1\n")
     (tmp_path / "haplotypes").mkdir()
     (tmp_path / "haplotypes" / "G1.haplotypes.npz").write_text("")
+    (tmp_path / "stats").mkdir()
+    (tmp_path / "stats" / "chr1_1.genes.tsv").write_text("")
     staged_as_inputs = {p.name for p in PARAMS if p.is_path} | {"outdir"}
     # main.nf decides whether EXPORT_ONNX runs (backend 'onnx' with torch weights); `seqgx run` reads
     # the same parameter for the same decision.

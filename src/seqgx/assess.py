@@ -36,11 +36,10 @@ from seqgx.predixcan import (
     read_predictdb,
 )
 from seqgx.stats import (
-    DEFAULT_NULL_DRAWS,
-    DEFAULT_PAPER_DRAWS,
     GENE_FIELDS,
     NULL_TESTS,
     bh_fdr,
+    default_null_draws,
     finetune_readout,
     gene_rng,
     gene_statistics,
@@ -61,15 +60,21 @@ REFERENCE_TRACK_COLUMNS = ("track_index", "track_name", "bin_sum")
 _STATS_BEFORE = tuple(f for f in GENE_FIELDS if f not in ("approx_r", "approx_obs_r", "n_drivers", "status"))
 BASELINE_COLUMNS = ("predixcan_r", "predixcan_p", "predixcan_n_used", "predixcan_source", "elastic_net_r",
                     "elastic_net_p")
-BATCH_GENE_COLUMNS = ("gene_id", "gene_name", "chrom", "tss", "strand", "readout", *_STATS_BEFORE,
-                      *BASELINE_COLUMNS, "approx_r", "approx_obs_r", "n_drivers", "status", "model",
-                      "model_sha256")
+BATCH_GENE_COLUMNS = ("gene_id", "gene_name", "chrom", "tss", "strand", "readout", "readout_name",
+                      *_STATS_BEFORE, *BASELINE_COLUMNS, "approx_r", "approx_obs_r", "n_drivers", "status",
+                      "model", "model_sha256")
 #: merged genes.tsv: the batch columns with ``fdr`` and ``significant`` after ``null_p``.
 _P = BATCH_GENE_COLUMNS.index("null_p") + 1
 MERGED_GENE_COLUMNS = (*BATCH_GENE_COLUMNS[:_P], "fdr", "significant", *BATCH_GENE_COLUMNS[_P:])
-DRIVER_COLUMNS = ("gene_id", "readout", "variant_id", "pos", "ref", "alt", "distance_to_tss", "ism", "rank",
-                  "frac_increase", "driver_r", "driver_p", "eqtl_slope", "eqtl_p", "eqtl_r", "n_carriers",
-                  "carrier_fraction", "is_main", "supported", "frac")
+DRIVER_COLUMNS = ("gene_id", "readout", "readout_name", "variant_id", "pos", "ref", "alt", "distance_to_tss",
+                  "ism", "rank", "frac_increase", "driver_r", "driver_p", "eqtl_slope", "eqtl_p", "eqtl_r",
+                  "n_carriers", "carrier_fraction", "is_main", "supported", "frac")
+#: Columns tables may lack when read back (written by an older seqgx): filled in by :func:`merge_tables`.
+_OPTIONAL_ON_READ = ("readout_name", "frac")
+#: Boolean columns of the tables seqgx writes: written ``true`` / ``false`` (NA where unknown), read back
+#: from that or from ``True`` / ``False`` / ``1`` / ``0``.
+BOOLEAN_COLUMNS = ("significant", "is_main", "supported")
+TRUE_WORD, FALSE_WORD = "true", "false"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -191,6 +196,29 @@ def model_identity(reference_json: Path) -> dict[str, str]:
     return {"model": str(identity.get("source", "")), "model_sha256": str(identity.get("sha256", ""))}
 
 
+def readout_names(reference_json: Path, readouts: Sequence[str]) -> dict[str, str]:
+    """Readout id -> the name a reader knows it by, from the ``readouts`` of ``<gene_id>.reference.json``:
+    a track readout's track name (``track:4980`` -> ``CAGE:brain; adult;``, the oracle's ``track:1`` ->
+    ``oracle:TATA``), ``finetuned:<weights file name>`` for the fine-tuned readout. The readout id itself
+    where that file (or the readout in it) is missing or the track has no name."""
+    names = {str(r): str(r) for r in readouts}
+    if not reference_json.is_file():
+        return names
+    try:
+        described = json.loads(reference_json.read_text()).get("readouts") or []
+    except json.JSONDecodeError:
+        raise SeqgxError(f"'{reference_json}' is not valid JSON; re-run 'seqgx predict' for this "
+                         f"gene") from None
+    for d in described:
+        if not isinstance(d, dict) or str(d.get("name")) not in names:
+            continue
+        if d.get("track_name"):
+            names[str(d["name"])] = str(d["track_name"])
+        elif d.get("kind") == "finetuned" and d.get("weights"):
+            names[str(d["name"])] = f"finetuned:{Path(str(d['weights'])).name}"
+    return names
+
+
 def signed_distance(pos: np.ndarray, tss: int, strand: str) -> np.ndarray:
     """Distance to the TSS signed in the direction of transcription: pos - tss on '+', tss - pos on '-'
     (positive = downstream, into the gene body)."""
@@ -300,7 +328,7 @@ class StatsOptions:
         if self.null_test not in NULL_TESTS:
             raise SeqgxError(f"--null-test must be one of {', '.join(NULL_TESTS)}, got {self.null_test!r}")
         if self.null_draws is None:
-            self.null_draws = DEFAULT_NULL_DRAWS if self.null_test == "empirical" else DEFAULT_PAPER_DRAWS
+            self.null_draws = default_null_draws(self.null_test)
         if self.null_draws < 2:
             raise SeqgxError(f"--null-draws must be >= 2, got {self.null_draws}")
         if self.min_samples < 3:
@@ -310,11 +338,13 @@ class StatsOptions:
 
 def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: np.ndarray | None,
                 ism: dict[str, np.ndarray] | None, opts: StatsOptions,
-                baselines: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+                baselines: dict[str, Any] | None = None, names: dict[str, str] | None = None,
+                ) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """genes.tsv rows (one per readout) and drivers.tsv rows of one gene.
 
     ``person``: (S, R) predictions in the haplotypes' sample order; ``observed``: (S,) expression or None
-    (gene not in the expression matrix: status ``no_expression``); ``ism``: readout -> (V,) or None.
+    (gene not in the expression matrix: status ``no_expression``); ``ism``: readout -> (V,) or None;
+    ``names``: readout -> ``readout_name`` (:func:`readout_names`; default the readout id).
     """
     head = {"gene_id": str(gh.gene_id), "gene_name": str(gh.gene_name), "chrom": str(gh.chrom),
             "tss": int(gh.tss), "strand": str(gh.strand)}
@@ -327,6 +357,7 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
     rows: list[dict[str, Any]] = []
     drivers: list[pd.DataFrame] = []
     for k, readout in enumerate(readouts):
+        rname = (names or {}).get(readout, readout)
         if observed is None:
             fields: dict[str, Any] = dict.fromkeys(GENE_FIELDS, math.nan)
             fields.update(n_samples=0, n_snvs=int(gh.n_variants), null_draws=0, n_drivers=0,
@@ -342,12 +373,12 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
                 fields["n_drivers"] = math.nan  # no ISM for this readout: drivers unknown, not zero
             if fields["status"] == "constant_prediction" and not varies:
                 fields["status"] = "no_snvs"  # the root cause: nothing differs between people
-        rows.append({**head, "readout": readout, **fields, **base})
+        rows.append({**head, "readout": readout, "readout_name": rname, **fields, **base})
         if dr is not None and len(dr):
             vi = dr["variant_index"].to_numpy(np.int64)
             v = gh.variants.iloc[vi]
             drivers.append(pd.DataFrame({
-                "gene_id": str(gh.gene_id), "readout": readout,
+                "gene_id": str(gh.gene_id), "readout": readout, "readout_name": rname,
                 "variant_id": v["variant_id"].astype(str).to_numpy(), "pos": v["pos"].to_numpy(np.int64),
                 "ref": v["ref"].astype(str).to_numpy(), "alt": v["alt"].astype(str).to_numpy(),
                 "distance_to_tss": dr["distance_to_tss"].to_numpy(np.int64), "ism": dr["ism"].to_numpy(),
@@ -363,8 +394,8 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
 
 
 def empty_drivers() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("gene_id", "readout", "variant_id", "ref", "alt")
-                                       else float) for c in DRIVER_COLUMNS})
+    text = ("gene_id", "readout", "readout_name", "variant_id", "ref", "alt")
+    return pd.DataFrame({c: pd.Series(dtype=object if c in text else float) for c in DRIVER_COLUMNS})
 
 
 def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | Path], expression: str | Path,
@@ -419,7 +450,8 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
         if observed is None:
             log.warning("%s: not in the expression matrix %s; kept with status no_expression", gid,
                         expression)
-        baselines: dict[str, Any] = model_identity(ppath.with_name(f"{gid}.reference.json"))
+        ref_json = ppath.with_name(f"{gid}.reference.json")
+        baselines: dict[str, Any] = model_identity(ref_json)
         if observed is not None and weights is not None:
             r, p, n_used = gene_predixcan(weights, gid, gh, observed, sites)
             baselines.update(predixcan_r=r, predixcan_p=p, predixcan_n_used=n_used,
@@ -430,7 +462,8 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
             # The cohort's own elastic net stands in for PrediXcan where PredictDB has no model.
             if not np.isfinite(baselines.get("predixcan_r", math.nan)) and np.isfinite(er):
                 baselines.update(predixcan_r=er, predixcan_p=ep, predixcan_source="elastic_net")
-        gene_rows, gene_drivers = gene_tables(gh, readouts, person, observed, ism_values, opts, baselines)
+        gene_rows, gene_drivers = gene_tables(gh, readouts, person, observed, ism_values, opts, baselines,
+                                              readout_names(ref_json, readouts))
         rows.extend(gene_rows)
         if len(gene_drivers):
             drivers.append(gene_drivers)
@@ -451,7 +484,19 @@ def default_batch_name(haplotypes: Sequence[str | Path]) -> str:
     return f"{ids[0]}+{len(ids) - 1}_{zlib.crc32(chr(9).join(sorted(ids)).encode()):08x}"
 
 
+def _bool_words(s: pd.Series) -> pd.Series:
+    """A boolean column (bool, 1.0/0.0/NaN, or words) as ``true`` / ``false``, NaN where unknown."""
+    parsed = _as_tristate(s)
+    return pd.Series(np.where(parsed.isna(), None, np.where(parsed == 1.0, TRUE_WORD, FALSE_WORD)),
+                     index=s.index, dtype=object)
+
+
 def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
+    """A table as TSV: NA for missing values, floats to 9 significant digits, every boolean column
+    (:data:`BOOLEAN_COLUMNS`) as ``true`` / ``false``."""
+    bools = [c for c in BOOLEAN_COLUMNS if c in table.columns]
+    if bools:
+        table = table.assign(**{c: _bool_words(table[c]) for c in bools})
     with atomic_output(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.9g")
     return path
@@ -474,15 +519,33 @@ def write_batch(genes: pd.DataFrame, drivers: pd.DataFrame, out_dir: str | Path,
 
 def _read_batch_table(path: Path, columns: Sequence[str], what: str) -> pd.DataFrame:
     fix = "pass the files 'seqgx stats' wrote"
-    t = _read_tsv(path, what, columns, fix, dtype={"gene_id": str, "gene_name": str, "chrom": str,
-                                                   "readout": str, "status": str, "strand": str,
-                                                   "variant_id": str, "ref": str, "alt": str,
-                                                   "predixcan_source": str})
+    t = _read_tsv(path, what, [c for c in columns if c not in _OPTIONAL_ON_READ], fix,
+                  dtype={"gene_id": str, "gene_name": str, "chrom": str, "readout": str, "readout_name": str,
+                         "status": str, "strand": str,
+                         "variant_id": str, "ref": str, "alt": str, "predixcan_source": str})
     return t
 
 
+_TRUE = frozenset({"true", "1", "1.0"})
+_FALSE = frozenset({"false", "0", "0.0"})
+
+
+def _as_tristate(s: pd.Series) -> pd.Series:
+    """A boolean column read back -> 1.0 / 0.0 / NaN: bools, numbers, or the words true/false in any case
+    (``True``/``False`` of older tables too); anything else is NaN."""
+    def one(v: Any) -> float:
+        if isinstance(v, bool | np.bool_):
+            return 1.0 if v else 0.0
+        if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
+            return math.nan
+        w = str(v).strip().lower()
+        return 1.0 if w in _TRUE else 0.0 if w in _FALSE else math.nan
+    return s.map(one).astype(float)
+
+
 def _as_bool(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: v if isinstance(v, bool) else str(v).strip().lower() in ("true", "1"))
+    """A boolean column read back -> bool (unknown is False)."""
+    return _as_tristate(s).eq(1.0)
 
 
 def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | None = None,
@@ -517,8 +580,11 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
             where[key] = p
         tables.append(t)
     g = pd.concat(tables, ignore_index=True)
+    if "readout_name" not in g:
+        g.insert(g.columns.get_loc("readout") + 1, "readout_name", np.nan)
+    g["readout_name"] = g["readout_name"].fillna(g["readout"])
     g["predixcan_source"] = g["predixcan_source"].fillna("")
-    dtabs = [_read_batch_table(p, DRIVER_COLUMNS[:-1], "drivers table") for p in driver_files]
+    dtabs = [_read_batch_table(p, DRIVER_COLUMNS, "drivers table") for p in driver_files]
     d = pd.concat(dtabs, ignore_index=True) if dtabs else empty_drivers()
     for c in DRIVER_COLUMNS:
         if c not in d:
@@ -526,6 +592,11 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
     d = d[list(DRIVER_COLUMNS)]
     if len(d):
         d["is_main"] = _as_bool(d["is_main"])
+        d["supported"] = _as_tristate(d["supported"])  # 1.0 / 0.0 / NaN, as summarize averages it
+        names = dict(zip(zip(g["gene_id"], g["readout"], strict=True), g["readout_name"], strict=True))
+        missing = d["readout_name"].isna()
+        keys = zip(d.loc[missing, "gene_id"], d.loc[missing, "readout"], strict=True)
+        d.loc[missing, "readout_name"] = [names.get(k, k[1]) for k in keys]
     if annotation:
         g = _annotate(g, annotation)
     fdr = np.full(len(g), np.nan)

@@ -120,8 +120,8 @@ PARAMS: list[Param] = [
     Param("null_test", str, "empirical", "Gene-specific null test: 'empirical' (p from null draws) or "
           "'paper' (the published t test on the null |R| mean and SD)", "stats",
           choices=("empirical", "paper")),
-    Param("null_draws", int, 1000, "Random SNV-weight models per gene for the null (the published "
-          "'paper' test used 50)", "stats", minimum=2),
+    Param("null_draws", int, None, "Random SNV-weight models per gene for the null (default: 50 for the "
+          "'paper' test as published, 1,000 for 'empirical')", "stats", minimum=2),
     Param("fdr_alpha", float, 0.05, "Benjamini-Hochberg FDR threshold for significant genes", "stats",
           minimum=0.0),
     Param("predictdb", str, None, "Optional PredictDB SQLite model (table 'weights') for the PrediXcan "

@@ -159,14 +159,21 @@ def _stats(p: dict, out: Path) -> list[list[str]]:
     return [["stats", "--haplotypes", *_haplotype_files(out, b), "--predictions", str(out / "predictions"),
              "--ism", str(out / "ism"), "--expression", p["expression"], *_opt("--predictdb", p["predictdb"]),
              *(["--vcf", _batch_vcf(p, out, b)] if p["predictdb"] else []), "--null-test", p["null_test"],
-             "--null-draws", str(p["null_draws"]), "--seed", str(p["seed"]),
+             *_opt("--null-draws", p["null_draws"]), "--seed", str(p["seed"]),
              "--min-samples", str(p["min_samples"]),
              *_flag("--elastic-net-baseline", p["elastic_net_baseline"]), "--batch-name", b.stem,
              "--out", str(out / "stats")] for b in _batches(out)]
 
 
 def _merge(p: dict, out: Path) -> list[list[str]]:
-    return [["merge", "--genes", str(out / "stats"), "--annotation", str(out / "genes" / "genes.tsv"),
+    # Exactly the current gene selection's batches, never whatever else lies in stats/.
+    tables = [out / "stats" / f"{b.stem}.genes.tsv" for b in _batches(out)]
+    missing = [t for t in tables if not t.is_file()]
+    if missing:
+        batch = missing[0].name.split(".")[0]
+        raise SeqgxError(f"the stats table '{missing[0]}' of batch {batch} is missing; re-run the stats "
+                         f"step (seqgx run --overwrite, or delete stats/)")
+    return [["merge", "--genes", *map(str, tables), "--annotation", str(out / "genes" / "genes.tsv"),
              "--fdr-alpha", str(p["fdr_alpha"]), "--out", str(out / "assessment")]]
 
 
@@ -182,19 +189,33 @@ STEPS: list[Step] = [
 ]
 
 
-def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | None = None) -> Path:
+def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | None = None,
+                 overwrite: bool = False) -> Path:
     """Run every step in order (or up to and including ``until``); return the output directory.
 
+    The run owns ``outdir`` (seqgx.runinfo): the same run again continues where it stopped (steps done
+    are skipped), another run's folder is refused unless ``overwrite`` replaces it.
     ``log_flags`` (e.g. ['-q'] or ['-v']) are passed to every step so the whole run logs alike.
     """
     from seqgx.cli import main as cli_main
+    from seqgx.runinfo import claim_outdir
 
     names = [s.name for s in STEPS]
     if until is not None and until not in names:
         raise SeqgxError(f"--until '{until}' is not a step; choose one of {', '.join(names)}")
     out = Path(params["outdir"]).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    record = claim_outdir(out, params, overwrite)
+    redo = False  # once a step runs, every later step runs too: it reads what that step wrote
     for step in STEPS:
+        if not redo and record.is_done(step.name):
+            log.info("step %s: done in an earlier run, skipped", step.name)
+            if step.name == until:
+                break
+            continue
+        if not redo:
+            record.forget_from(step.name)
+            redo = True
         started = time.perf_counter()
         argvs = step.commands(params, out)
         log.info("step %s: %d task(s)", step.name, len(argvs))
@@ -202,6 +223,7 @@ def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | 
             code = cli_main([argv[0], *(log_flags or []), *argv[1:]])
             if code != 0:
                 raise SeqgxError(f"step {step.name} failed (exit {code}); see the error above")
+        record.mark_done(step.name, len(argvs))
         log.info("step %s done in %.1f s", step.name, time.perf_counter() - started)
         if step.name == until:
             break

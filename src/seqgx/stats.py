@@ -223,12 +223,29 @@ def null_abs_r(dosage: np.ndarray, observed: np.ndarray, n_draws: int,
     return np.minimum(out, 1.0)
 
 
+def default_null_draws(null_test: str) -> int:
+    """Null draws per gene when none are asked for: 50 for the published 'paper' test (as the study drew),
+    1,000 for 'empirical' (so its p can reach 1/1001). The one place the default is decided."""
+    if null_test not in NULL_TESTS:
+        raise SeqgxError(f"null_test must be one of {', '.join(NULL_TESTS)}, got {null_test!r}")
+    return DEFAULT_PAPER_DRAWS if null_test == "paper" else DEFAULT_NULL_DRAWS
+
+
+def null_sd(null_abs: np.ndarray) -> float:
+    """SD of the finite null |R| draws: the POPULATION SD (ddof 0), as the published null script computes
+    it (numpy's default ``std``); NaN with fewer than 2 finite draws."""
+    a = np.asarray(null_abs, dtype=float)
+    a = a[np.isfinite(a)]
+    return float(a.std(ddof=0)) if a.size > 1 else math.nan
+
+
 def null_tstat(r: np.ndarray | float, null_mean: np.ndarray | float, null_sd: np.ndarray | float,
                n_draws: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
     """The published ("paper") null test, on arrays (broadcast).
 
     t = (|r| - null_mean) / sqrt(null_sd / n_draws) - the standard deviation, not the variance, under the
-    root, exactly as published; p = upper tail of Student's t with n_draws - 1 df, and p = 1 when t < 0.
+    root, exactly as published, with null_sd the population SD (:func:`null_sd`); p = upper tail of
+    Student's t with n_draws - 1 df, and p = 1 when t < 0.
     NaN in any input (or null_sd <= 0, n_draws < 2) gives NaN t and p.
     """
     r = np.asarray(r, dtype=float)
@@ -494,7 +511,7 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
 
     ``prediction``, ``observed``: (samples,), NaN where missing; ``dosage``: (SNVs, samples) alt dosage;
     ``ism``: (SNVs,) or None. Statistics use the samples where prediction, observation and every dosage
-    are finite. ``null_test``: 'empirical' (default, ``n_draws`` default 1000) or 'paper' (default 50).
+    are finite. ``null_test``: 'empirical' (default) or 'paper'; ``n_draws`` None: :func:`default_null_draws`.
     ``null_t`` is always the published t statistic; ``null_p`` is the chosen test's p.
 
     Integer dosage (the int8 of ``GeneHaplotypes.dosage``) is used without a float copy. ``rng``: a
@@ -508,7 +525,7 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
     if null_test not in NULL_TESTS:
         raise SeqgxError(f"null_test must be one of {', '.join(NULL_TESTS)}, got {null_test!r}")
     if n_draws is None:
-        n_draws = DEFAULT_NULL_DRAWS if null_test == "empirical" else DEFAULT_PAPER_DRAWS
+        n_draws = default_null_draws(null_test)
     pred = np.asarray(prediction, dtype=float).ravel()
     obs = np.asarray(observed, dtype=float).ravel()
     d = np.asarray(dosage)  # integer dosage stays integer: no float copy of the whole matrix
@@ -551,7 +568,7 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
         fin = null[np.isfinite(null)]
         if fin.size:
             m = float(fin.mean())
-            s = float(fin.std(ddof=1)) if fin.size > 1 else nan
+            s = null_sd(fin)  # population SD (ddof 0), as published
             t, tp = null_tstat(res["r"], m, s, fin.size)
             res.update(null_mean=m, null_sd=s, null_draws=int(fin.size), null_t=t,
                        null_p=tp if null_test == "paper" else empirical_p(res["r"], fin))

@@ -16,11 +16,13 @@ process STATS {
     script:
     def db   = predictdb ? "--predictdb ${predictdb} --vcf ${vcf}" : ''
     def enet = params.elastic_net_baseline ? '--elastic-net-baseline' : ''
+    // null_draws unset: the null test's own default (50 for 'paper' as published, 1000 for 'empirical')
+    def draws = params.null_draws ? "--null-draws ${params.null_draws}" : ''
     """
     seqgx stats \\
         --haplotypes ${haplotypes} --predictions ${predictions} --ism ${ism} \\
         --expression ${expression} ${db} ${enet} \\
-        --null-test ${params.null_test} --null-draws ${params.null_draws} --seed ${params.seed} \\
+        --null-test ${params.null_test} ${draws} --seed ${params.seed} \\
         --min-samples ${params.min_samples} --batch-name ${batch_id} --threads ${task.cpus} --out stats
 
     cat <<-END_VERSIONS > versions.yml

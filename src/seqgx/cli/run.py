@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("params", nargs="?", help="params file (YAML or JSON)")
     p.add_argument("--outdir", help="override the params file's outdir")
     p.add_argument("--until", choices=[s.name for s in STEPS], help="stop after this step")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs of another run in outdir (otherwise refused; the same run "
+                        "continues where it stopped)")
     p.add_argument("--list-params", action="store_true", help="list every parameter and exit")
 
 
@@ -31,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
     if args.outdir:
         params["outdir"] = args.outdir
     log_flags = ["-q"] if args.quiet else ["-v"] * args.verbose
-    out = run_pipeline(params, until=args.until, log_flags=log_flags)
+    out = run_pipeline(params, until=args.until, log_flags=log_flags, overwrite=args.overwrite)
     print(f"results in {out}")
     return 0

@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--null-test", choices=PARAMS_BY_NAME["null_test"].choices, default="empirical",
                    help="'empirical' (p from the null draws; default) or 'paper' (the published t test)")
     p.add_argument("--null-draws", type=int, default=None,
-                   help="random SNV models per gene (default 1000 for empirical, 50 for paper)")
+                   help="random SNV-weight models per gene for the null (default: 50 for the 'paper' "
+                        "test as published, 1000 for 'empirical')")
     p.add_argument("--seed", type=int, default=0, help="seed of the null draws and cross-validation")
     p.add_argument("--min-samples", type=int, default=20,
                    help="minimum samples with prediction and expression (default 20)")
