@@ -41,3 +41,17 @@ def one_line_error(capsys: pytest.CaptureFixture, rc: int, *fragments: str) -> s
     """The same for an in-process `seqgx.cli.main(...)` call that returned ``rc``."""
     assert rc != 0
     return _check_one_line(capsys.readouterr().err, fragments)
+
+
+def seqgx_run(cohort: dict, work: Path, **params: object) -> Path:
+    """`seqgx run` of a simulated cohort (``seqgx.simulate`` paths) with the oracle model into
+    ``work/results``, with ``params`` on top; returns the results folder."""
+    import json
+
+    full = {"fasta": str(cohort["fasta"]), "vcf": str(cohort["vcf"]), "annotation": str(cohort["gtf"]),
+            "expression": str(cohort["expression"]), "outdir": str(work / "results"), "model": "oracle",
+            **params}
+    (work / "params.json").write_text(json.dumps(full))
+    proc = run_cli("run", str(work / "params.json"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    return work / "results"

@@ -6,14 +6,13 @@ The reference study's null script draws 50 random SNV-weight models per gene and
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import seqgx_run
 from scipy import stats as sps
 
 from seqgx import stats
@@ -128,16 +127,8 @@ def test_nextflow_module_passes_null_draws_only_when_set() -> None:
 @pytest.fixture(scope="module")
 def paper_run(cohort: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("paper_run")
-    params = {
-        "fasta": str(cohort["fasta"]), "vcf": str(cohort["vcf"]), "annotation": str(cohort["gtf"]),
-        "expression": str(cohort["expression"]), "outdir": str(work / "results"),
-        "model": "oracle", "tracks": "oracle:TATA", "tss_window": 0, "null_test": "paper",
-        "window_length": 128 * 96, "genes_per_batch": 50,
-    }
-    (work / "params.json").write_text(json.dumps(params))
-    proc = run_cli("run", work / "params.json", "-q")
-    assert proc.returncode == 0, proc.stderr
-    return work / "results"
+    return seqgx_run(cohort, work, tracks="oracle:TATA", tss_window=0, null_test="paper",
+                     window_length=128 * 96, genes_per_batch=50)
 
 
 def test_run_paper_test_draws_50_by_default(paper_run: Path) -> None:

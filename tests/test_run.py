@@ -8,22 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli, seqgx_run
 
 
 @pytest.fixture(scope="module")
 def run_outputs(cohort: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("run")
-    params = {
-        "fasta": str(cohort["fasta"]), "vcf": str(cohort["vcf"]), "annotation": str(cohort["gtf"]),
-        "expression": str(cohort["expression"]), "outdir": str(work / "results"),
-        "model": "oracle", "tracks": "oracle:TATA", "tss_window": 50, "null_draws": 200,
-        "genes_per_batch": 4,
-    }
-    (work / "params.json").write_text(json.dumps(params))
-    proc = run_cli("run", work / "params.json", "-q")
-    assert proc.returncode == 0, proc.stderr
-    return work / "results"
+    return seqgx_run(cohort, work, tracks="oracle:TATA", tss_window=50, null_draws=200, genes_per_batch=4)
 
 
 def test_run_writes_every_step(run_outputs: Path, cohort: dict) -> None:

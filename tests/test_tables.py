@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import seqgx_run
 
 from seqgx.assess import (
     BATCH_GENE_COLUMNS,
@@ -36,16 +36,8 @@ def _assert_boolean_words(table: pd.DataFrame, column: str, allow_na: bool = Fal
 @pytest.fixture(scope="module")
 def oracle_run(cohort: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("tables_run")
-    params = {
-        "fasta": str(cohort["fasta"]), "vcf": str(cohort["vcf"]), "annotation": str(cohort["gtf"]),
-        "expression": str(cohort["expression"]), "outdir": str(work / "results"),
-        "model": "oracle", "tracks": "oracle:TATA", "tss_window": 0, "null_draws": 50,
-        "window_length": 128 * 96, "genes_per_batch": 4,
-    }
-    (work / "params.json").write_text(json.dumps(params))
-    proc = run_cli("run", work / "params.json", "-q")
-    assert proc.returncode == 0, proc.stderr
-    return work / "results"
+    return seqgx_run(cohort, work, tracks="oracle:TATA", tss_window=0, null_draws=50,
+                     window_length=128 * 96, genes_per_batch=4)
 
 
 def test_columns_place_readout_name_beside_readout() -> None:
