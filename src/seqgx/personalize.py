@@ -290,7 +290,7 @@ def personalize_batch(batch: str | Path, fasta: str | Path, vcf: str | Path, sam
     sample_table = read_samples(samples)
     fasta_lengths(require_file(fasta, "FASTA"))  # plain gzip, missing, stale or foreign .fai: one line
     out = Path(out_dir)
-    paths = []
+    built = []
     with Reference(fasta) as ref, VcfReader(vcf, list(sample_table["vcf_sample"]),
                                             samples_source=f"samples file '{samples}'") as reader:
         for row in genes.itertuples(index=False):
@@ -307,10 +307,11 @@ def personalize_batch(batch: str | Path, fasta: str | Path, vcf: str | Path, sam
                                         fasta_contig=row["fasta_contig"], policy=policy)
             gene = build_gene(row, window, window_ref, reader.samples,
                               list(sample_table["expression_sample"]), vcf_path=vcf)
-            paths.append(gene.save(out / f"{gene.gene_id}.haplotypes.npz"))
+            built.append(gene)  # saved after the loop: a later gene's error must not leave a partial batch
             skipped = {k: v for k, v in gene.counts.items()
                        if v and k not in ("records_in_window", "snv_alleles")}
             log.info("%s (%s): %d SNVs, %d distinct haplotypes of %d%s", gene.gene_id, gene.gene_name,
                      gene.n_variants, gene.n_distinct, 2 * gene.n_samples,
                      "; " + ", ".join(f"{k} {v}" for k, v in skipped.items()) if skipped else "")
+    paths = [gene.save(out / f"{gene.gene_id}.haplotypes.npz") for gene in built]
     return paths
