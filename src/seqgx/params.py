@@ -6,6 +6,7 @@ is declared once in :data:`PARAMS`; a test keeps ``nextflow_schema.json`` in ste
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Param:
     required: bool = False
     minimum: float | None = None
     extra: dict = field(default_factory=dict)  # further JSON-schema keywords (pattern, format, ...)
+    empty_ok: bool = False  # '' is a meaningful value (otherwise '' means unset, or is an error)
 
 
 # nf-core's patterns for memory and duration strings ('32.GB', '2.5 TB'; '48.h', '1d 2h').
@@ -138,7 +140,7 @@ PARAMS: list[Param] = [
     # Containers and clouds (Nextflow profiles docker, singularity, gpu, awsbatch)
     Param("container_registry", str, "ghcr.io/seqgx", "Registry the images are pulled from, as "
           "<registry>/seqgx:<version> and <registry>/seqgx-gpu:<version>; '' for locally built images",
-          "infrastructure"),
+          "infrastructure", empty_ok=True),
     Param("aws_region", str, None, "AWS region of the Batch queues and the S3 work directory "
           "(-profile awsbatch)", "infrastructure"),
     Param("aws_queue", str, None, "AWS Batch job queue for every task (-profile awsbatch)", "infrastructure"),
@@ -157,11 +159,37 @@ def defaults() -> dict[str, Any]:
     return {p.name: p.default for p in PARAMS}
 
 
-def load_params(path: str | Path) -> dict[str, Any]:
+# What a required parameter names, for the message when it is given empty.
+REQUIRED_WHAT = {
+    "fasta": "the reference genome FASTA (indexed: .fai beside it)",
+    "vcf": "the phased cohort VCF/BCF (bgzipped and indexed), a glob of them or a samplesheet (contig,vcf)",
+    "annotation": "the gene annotation (GTF or TSV)",
+    "expression": "the expression matrix TSV (genes x samples)",
+}
+
+
+def _syntax_error(path: Path, exc: Exception) -> SeqgxError:
+    """One line naming the 1-based line and column of a YAML/JSON syntax error and the parser's reason."""
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    if isinstance(exc, json.JSONDecodeError):
+        where, reason = (exc.lineno, exc.colno), exc.msg
+    else:  # YAML marks count from 0; the problem mark is where the parser gave up
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = (mark.line + 1, mark.column + 1) if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        ctx, ctx_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if ctx and ctx_mark is not None and where and ctx_mark.line + 1 != where[0]:  # e.g. an unclosed [
+            reason += f", {ctx} at line {ctx_mark.line + 1}, column {ctx_mark.column + 1}"
+    at = f"line {where[0]}, column {where[1]}: " if where else ""
+    return SeqgxError(f"params file '{path}' is not valid {kind} ({at}{reason}); fix its syntax")
+
+
+def load_params(path: str | Path, check_files: bool = False) -> dict[str, Any]:
     """Read a YAML/JSON params file, merge defaults, check names, types and choices.
 
     Relative paths in the file are resolved against the file's directory, as Nextflow users expect
-    when they keep a params file beside their data.
+    when they keep a params file beside their data. ``check_files``: input files must exist (as
+    ``nextflow_schema.json``'s ``exists`` says; ``seqgx run`` sets it).
     """
     path = Path(path)
     if not path.is_file():
@@ -170,17 +198,41 @@ def load_params(path: str | Path) -> dict[str, Any]:
     try:
         raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        where = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise SeqgxError(f"params file '{path}' is not valid {'JSON' if path.suffix == '.json' else 'YAML'}"
-                         f"{f' (line {where})' if where is not None else ''}; fix its syntax") from None
+        raise _syntax_error(path, exc) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise SeqgxError(f"params file '{path}' must hold a mapping of parameter: value")
-    return validate_params(raw, base_dir=path.parent, source=str(path))
+    return validate_params(raw, base_dir=path.parent, source=str(path), check_files=check_files)
 
 
-def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: str = "params") -> dict:
+def _check_input_file(source: str, p: Param, value: str) -> None:
+    """The schema's ``exists`` for a local input file (remote URLs are left to the step that reads them);
+    for ``vcf`` each comma-listed spec is a file, a samplesheet or a glob that matches a file."""
+    specs = [s.strip() for s in value.split(",") if s.strip()] if p.name == "vcf" else [value]
+    for spec in specs:
+        if "://" in spec or Path(spec).exists():
+            if Path(spec).is_dir() and p.name != "ism_model":  # ism_model may be a Hugging Face folder
+                raise SeqgxError(f"{source}: parameter '{p.name}' is a folder, not a file: '{spec}'")
+            continue
+        if p.name == "vcf" and any(ch in spec for ch in "*?["):
+            if not glob.glob(spec):
+                raise SeqgxError(f"{source}: parameter 'vcf': the pattern '{spec}' matches no file; fix the "
+                                 f"folder or pattern (relative to the params file)")
+            continue
+        raise SeqgxError(f"{source}: parameter '{p.name}': file '{spec}' does not exist; give the path of "
+                         f"an existing file (relative to the params file)")
+
+
+def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: str = "params",
+                    check_files: bool = False) -> dict:
+    """Merge ``raw`` over the defaults with the rules of ``nextflow_schema.json`` (type, enum, minimum,
+    pattern, required; with ``check_files`` also ``exists`` for local input files).
+
+    ``null`` means unset (the default); an empty string is unset for an optional string parameter
+    without a default, an error for a required one, a typed one, or one with choices or a default
+    (except where '' has a documented meaning, as ``container_registry``).
+    """
     unknown = sorted(set(raw) - set(PARAMS_BY_NAME))
     if unknown:
         raise SeqgxError(f"{source}: unknown parameter(s) {', '.join(unknown)}; "
@@ -188,9 +240,17 @@ def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: s
     params = defaults()
     for name, value in raw.items():
         p = PARAMS_BY_NAME[name]
-        if value is None:
-            params[name] = None
-            continue
+        empty = value is None or (p.type is str and isinstance(value, str) and not value.strip()
+                                  and not p.empty_ok) or (isinstance(value, list) and not value)
+        if empty and p.required:
+            what = REQUIRED_WHAT.get(name, p.help)
+            raise SeqgxError(f"{source}: parameter '{name}' is required and empty: give the path of {what}")
+        if value is None or (empty and p.type is str and p.default is None and not p.choices):
+            continue  # unset: the default
+        if empty and p.type is str:
+            default = f"; leave it out for the default {p.default!r}" if p.default is not None else ""
+            fix = f"one of {', '.join(p.choices)}" if p.choices else "a value"
+            raise SeqgxError(f"{source}: parameter '{name}' is empty: give {fix}{default}")
         if p.type is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise SeqgxError(f"{source}: parameter '{name}' must be an integer, got {value!r}")
         if p.type is float and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -219,6 +279,10 @@ def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: s
     missing = [p.name for p in PARAMS if p.required and params.get(p.name) in (None, "")]
     if missing:
         raise SeqgxError(f"{source}: required parameter(s) missing: {', '.join(missing)}")
+    if check_files:
+        for p in PARAMS:
+            if p.is_path and params[p.name] is not None:
+                _check_input_file(source, p, str(params[p.name]))
     return params
 
 

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.params:
         raise SeqgxError("no params file given; usage: seqgx run PARAMS.yaml (see 'seqgx run --help')")
-    params = load_params(args.params)
+    params = load_params(args.params, check_files=True)
     if args.outdir:
         params["outdir"] = args.outdir
     log_flags = ["-q"] if args.quiet else ["-v"] * args.verbose
