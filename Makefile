@@ -21,9 +21,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The cohort is written anew each time (new file times), so the run replaces the last demo's results.
 demo: $(VENV)/.installed
 	$(BIN)/seqgx simulate --out demo/cohort --seed 0 --overwrite
-	$(BIN)/seqgx run demo/cohort/params.yaml --outdir results
+	$(BIN)/seqgx run demo/cohort/params.yaml --outdir results --overwrite
 	@echo "demo results in results/"
 
 test: $(VENV)/.installed
