@@ -26,8 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from seqgx.attribution import FastISM, derive_receptive_field, flop_counts, split_model
-from seqgx.models import EnformerFixed, LoadedModel, centre_bins, load_model
+from seqgx.model.attribution import FastISM, derive_receptive_field, flop_counts, split_model
+from seqgx.model.models import EnformerFixed, LoadedModel, centre_bins, load_model
 
 SEQ_LEN = 196_608
 FULL: dict = {}  # enformer-pytorch defaults: dim 1536, depth 11, heads 8, 5313 human tracks

@@ -30,9 +30,9 @@ import numpy as np  # noqa: E402
 import pysam  # noqa: E402
 import pysam.bcftools  # noqa: E402
 
-from seqgx.genome import Reference, encode  # noqa: E402
-from seqgx.personalize import build_gene, deduplicate  # noqa: E402
-from seqgx.variants import VcfReader  # noqa: E402
+from seqgx.genome.personalize import build_gene, deduplicate  # noqa: E402
+from seqgx.genome.reference import Reference, encode  # noqa: E402
+from seqgx.genome.variants import VcfReader  # noqa: E402
 
 L = 196_608
 CONTIG_LEN = 250_000

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from seqgx.models import centre_bins, export_onnx, load_model
-from seqgx.predict import OnnxBackend, Predictor, TorchBackend, resolve_providers
-from seqgx.readouts import TrackReadout
+from seqgx.model.models import centre_bins, export_onnx, load_model
+from seqgx.model.predict import OnnxBackend, Predictor, TorchBackend, resolve_providers
+from seqgx.model.readouts import TrackReadout
 
 SEQ_LEN = 196_608
 FULL: dict = {}  # enformer-pytorch defaults: dim 1536, depth 11, heads 8, 5313 human tracks

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from seqgx import stats
+from seqgx.analysis import stats
 
 
 def synthetic_gene(g: int, seed: int, n_snv: int, n_samples: int) -> tuple:

@@ -47,9 +47,9 @@ from bench_predict import flops_per_sequence, naive_runner, predictor_runner, ti
 from torch import nn
 
 from seqgx import __version__
-from seqgx.models import DEFAULT_TOLERANCE, LoadedModel, centre_bins, export_onnx, load_model
-from seqgx.predict import PROVIDERS, Backend, OnnxBackend, Predictor, TorchBackend
-from seqgx.readouts import TrackReadout
+from seqgx.model.models import DEFAULT_TOLERANCE, LoadedModel, centre_bins, export_onnx, load_model
+from seqgx.model.predict import PROVIDERS, Backend, OnnxBackend, Predictor, TorchBackend
+from seqgx.model.readouts import TrackReadout
 
 FULL_LEN = 196_608
 TINY_LEN = 16_384  # seqgx's smallest window (seqgx simulate: a multiple of 128, >= 16,384)

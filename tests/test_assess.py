@@ -18,7 +18,7 @@ import pysam
 import pytest
 from cli_helpers import one_line_error
 
-from seqgx.assess import (
+from seqgx.analysis.assess import (
     BATCH_GENE_COLUMNS,
     DRIVER_COLUMNS,
     MERGED_GENE_COLUMNS,
@@ -26,10 +26,10 @@ from seqgx.assess import (
     gene_tables,
     signed_distance,
 )
+from seqgx.analysis.stats import bh_fdr
 from seqgx.cli import main
-from seqgx.personalize import VARIANT_COLUMNS, GeneHaplotypes
-from seqgx.readouts import FineTunedReadout, read_finetuned_weights
-from seqgx.stats import bh_fdr
+from seqgx.genome.personalize import VARIANT_COLUMNS, GeneHaplotypes
+from seqgx.model.readouts import FineTunedReadout, read_finetuned_weights
 
 WINDOW = 128 * 96  # 12,288 bp: holds every planted SNV (within 100 bp of the TSS), keeps the oracle fast
 DRAWS = "500"

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from seqgx.attribution import (
+from seqgx.cli import main
+from seqgx.genome.personalize import GeneHaplotypes, deduplicate
+from seqgx.genome.reference import decode, encode
+from seqgx.model.attribution import (
     Conv,
     FastISM,
     Pool,
@@ -23,11 +26,8 @@ from seqgx.attribution import (
     split_model,
     trunk_layers,
 )
-from seqgx.cli import main
-from seqgx.genome import decode, encode
-from seqgx.models import OracleModel, export_onnx, load_model
-from seqgx.personalize import GeneHaplotypes, deduplicate
-from seqgx.readouts import FineTunedReadout, TrackReadout
+from seqgx.model.models import OracleModel, export_onnx, load_model
+from seqgx.model.readouts import FineTunedReadout, TrackReadout
 
 ORACLE_LEN = 128 * 48  # 48 bins of 128 bp, 10 cropped each side -> 28 bins; centre bins 13, 14, 15
 CENTRE = [13, 14, 15]
@@ -217,7 +217,7 @@ def test_fast_equals_full_forward_full_length(narrow) -> None:
 
 
 def test_flop_ratio_of_full_size_architecture(full_size_meta) -> None:
-    from seqgx.models import EnformerFixed
+    from seqgx.model.models import EnformerFixed
 
     module = EnformerFixed(full_size_meta, FULL_LEN).select([447, 448, 449], [4980]).to("meta").eval()
     f = flop_counts(module)

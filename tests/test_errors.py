@@ -21,8 +21,8 @@ from test_personalize import write_fasta, write_vcf
 from seqgx.checks import check_inputs
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
+from seqgx.genome.variants import VcfReader
 from seqgx.io import atomic_output
-from seqgx.variants import VcfReader
 
 LENGTHS = {"chr1": 4000}
 SAMPLES = ["a", "b"]

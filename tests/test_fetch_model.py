@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seqgx.models import load_model
+from seqgx.model.models import load_model
 
 TINY = {"dim": 48, "depth": 1, "heads": 2, "num_downsamples": 3, "target_length": 48,
         "dim_divisible_by": 8, "output_heads": {"human": 12}}

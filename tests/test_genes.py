@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import one_line_error
 
 from seqgx.cli import main
-from seqgx.genes import GENE_COLUMNS, read_annotation, read_batch
+from seqgx.genome.genes import GENE_COLUMNS, read_annotation, read_batch
 
 # gene_id, gene_name, chrom, start, end, strand
 GENES = [

@@ -14,7 +14,7 @@ import torch
 
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
-from seqgx.models import (
+from seqgx.model.models import (
     OracleModel,
     centre_bins,
     export_onnx,

@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import seqgx_run
 from scipy import stats as sps
 
-from seqgx import stats
+from seqgx.analysis import stats
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
 from seqgx.params import PARAMS_BY_NAME, validate_params

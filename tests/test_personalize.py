@@ -19,9 +19,9 @@ from cli_helpers import one_line_error
 
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
-from seqgx.genome import decode, encode, one_hot
-from seqgx.personalize import GeneHaplotypes, build_gene, deduplicate
-from seqgx.variants import Policy, VcfReader, WindowVariants, _parse_gt_slow, parse_gt
+from seqgx.genome.personalize import GeneHaplotypes, build_gene, deduplicate
+from seqgx.genome.reference import decode, encode, one_hot
+from seqgx.genome.variants import Policy, VcfReader, WindowVariants, _parse_gt_slow, parse_gt
 
 L = 2048
 VCF_SAMPLES = [f"s{i}" for i in range(6)]

@@ -13,11 +13,11 @@ from cli_helpers import one_line_error
 
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
-from seqgx.genome import decode, encode
-from seqgx.models import OracleModel, human_track_names, load_model
-from seqgx.personalize import GeneHaplotypes
-from seqgx.predict import Predictor, TorchBackend, predict_gene_arrays, shift_tokens
-from seqgx.readouts import (
+from seqgx.genome.personalize import GeneHaplotypes
+from seqgx.genome.reference import decode, encode
+from seqgx.model.models import OracleModel, human_track_names, load_model
+from seqgx.model.predict import Predictor, TorchBackend, predict_gene_arrays, shift_tokens
+from seqgx.model.readouts import (
     FineTunedReadout,
     TrackReadout,
     combine_person,

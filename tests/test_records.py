@@ -16,8 +16,8 @@ from test_personalize import write_fasta, write_vcf
 from seqgx.checks import check_inputs
 from seqgx.cli import main
 from seqgx.errors import SeqgxError
-from seqgx.genome import Reference
-from seqgx.variants import VcfReader
+from seqgx.genome.reference import Reference
+from seqgx.genome.variants import VcfReader
 
 SAMPLES = ["a", "b"]
 LENGTHS = {"chr1": 4000}

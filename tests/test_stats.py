@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from seqgx import stats
-from seqgx.errors import SeqgxError
-from seqgx.genes import strip_version
-from seqgx.predixcan import (
+from seqgx.analysis import stats
+from seqgx.analysis.predixcan import (
     elastic_net_baseline,
     match_gene_ids,
     predixcan_predict,
     predixcan_r,
     read_predictdb,
 )
-from seqgx.readouts import read_finetuned_weights
+from seqgx.errors import SeqgxError
+from seqgx.genome.genes import strip_version
+from seqgx.model.readouts import read_finetuned_weights
 
 # ---------------------------------------------------------------------------------------------------
 # Benjamini-Hochberg

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from cli_helpers import seqgx_run
 
-from seqgx.assess import (
+from seqgx.analysis.assess import (
     BATCH_GENE_COLUMNS,
     BOOLEAN_COLUMNS,
     DRIVER_COLUMNS,

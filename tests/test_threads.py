@@ -15,7 +15,8 @@ from cli_helpers import one_line_error
 from test_predict import L, make_gene
 from threadpoolctl import threadpool_info
 
-from seqgx import stats, threads
+from seqgx import threads
+from seqgx.analysis import stats
 from seqgx.cli import build_parser, main
 
 # Each compute subcommand with just its required arguments (values need not exist to parse).

@@ -19,10 +19,10 @@ from cli_helpers import one_line_error, run_cli
 from seqgx.checks import check_inputs
 from seqgx.cli import main as cli_main
 from seqgx.errors import SeqgxError
+from seqgx.genome.variants import resolve_vcfs, vcf_contig_files
 from seqgx.params import load_params
 from seqgx.pipeline import _personalize, _stats
 from seqgx.simulate import FILES, simulate_cohort
-from seqgx.variants import resolve_vcfs, vcf_contig_files
 
 SMALL = {"n_genes": 6, "n_contigs": 2, "contig_length": 150_000, "window_length": 16_384, "n_samples": 120}
 

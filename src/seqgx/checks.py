@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 
 from seqgx.errors import SeqgxError
-from seqgx.genes import read_annotation, strip_version
-from seqgx.genome import contig_map
+from seqgx.genome.genes import read_annotation, strip_version
+from seqgx.genome.reference import contig_map
+from seqgx.genome.variants import resolve_vcfs, vcf_contig_files, vcf_contigs_and_samples
 from seqgx.io import atomic_output, check_index_fresh, make_output_dir, refuse_plain_gzip, require_file
 from seqgx.log import get_logger
-from seqgx.variants import resolve_vcfs, vcf_contig_files, vcf_contigs_and_samples
 
 log = get_logger(__name__)
 
@@ -174,7 +174,7 @@ def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], anno
     """Validate all inputs; raise SeqgxError on the first problem a user must fix.
 
     ``vcf`` is one spec or a list of specs (files, globs, samplesheets; see
-    :func:`seqgx.variants.resolve_vcfs`): the files must share their samples and each contig's
+    :func:`seqgx.genome.variants.resolve_vcfs`): the files must share their samples and each contig's
     records must sit in one file.
     """
     fasta = require_file(fasta, "FASTA", "set 'fasta' to the reference genome")

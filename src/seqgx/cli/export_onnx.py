@@ -40,8 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.models import export_onnx, load_model, read_track_names
-    from seqgx.readouts import parse_bins, resolve_tracks
+    from seqgx.model.models import export_onnx, load_model, read_track_names
+    from seqgx.model.readouts import parse_bins, resolve_tracks
 
     set_threads(args.threads, import_torch=True)  # torch export and the ONNX Runtime parity check
     names = read_track_names(args.track_names) if args.track_names else None

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from seqgx.io import atomic_output
-    from seqgx.models import hub_download, is_hub_id, load_enformer
+    from seqgx.model.models import hub_download, is_hub_id, load_enformer
 
     if not is_hub_id(args.model):
         raise SeqgxError(f"--model '{args.model}' is not a hub id (owner/name); local and S3 models need "

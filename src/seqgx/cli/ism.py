@@ -36,10 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.attribution import ReadoutSet, attribute_gene, write_result
     from seqgx.cli.predict import build_predictor
-    from seqgx.personalize import GeneHaplotypes
-    from seqgx.predict import TorchBackend
+    from seqgx.genome.personalize import GeneHaplotypes
+    from seqgx.model.attribution import ReadoutSet, attribute_gene, write_result
+    from seqgx.model.predict import TorchBackend
 
     if args.tss_window < 0:
         raise SeqgxError(f"--tss-window must be >= 0 bp, got {args.tss_window}")
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _fast_unavailable(args: argparse.Namespace, module: Any) -> str:
     """Why the fast path cannot run (empty string when it can)."""
-    from seqgx.attribution import split_model
+    from seqgx.model.attribution import split_model
 
     if module is None:
         return f"model '{args.model}' runs on the ONNX backend (fast ISM needs the torch model)"

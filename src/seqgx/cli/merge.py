@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.assess import merge_tables, write_merged
+    from seqgx.analysis.assess import merge_tables, write_merged
 
     genes, drivers, summary = merge_tables(args.genes, args.drivers, args.annotation, args.fdr_alpha)
     paths = write_merged(genes, drivers, summary, args.out)

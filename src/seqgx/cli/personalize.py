@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from seqgx.genome.personalize import personalize_batch
+from seqgx.genome.variants import Policy
 from seqgx.log import get_logger
 from seqgx.params import PARAMS_BY_NAME
-from seqgx.personalize import personalize_batch
 from seqgx.threads import add_threads_argument, set_threads
-from seqgx.variants import Policy
 
 NAME = "personalize"
 HELP = "Build each sample's two haplotypes (SNVs) per gene of a batch; write <gene_id>.haplotypes.npz"

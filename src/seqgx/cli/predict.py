@@ -71,8 +71,8 @@ def _default_tracks(names: list[str]) -> list[str]:
 
 def build_predictor(args: argparse.Namespace, window_length: int) -> tuple[Any, Any, list[int]]:
     """What the model flags describe: (Predictor, the full backend, the readout bins)."""
-    from seqgx.predict import Predictor, open_backend
-    from seqgx.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
+    from seqgx.model.predict import Predictor, open_backend
+    from seqgx.model.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
 
     if args.max_shift < 0:
         raise SeqgxError(f"--max-shift must be >= 0, got {args.max_shift}")
@@ -101,8 +101,8 @@ def build_predictor(args: argparse.Namespace, window_length: int) -> tuple[Any, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.personalize import GeneHaplotypes
-    from seqgx.predict import Predictor, predict_gene, write_gene_outputs
+    from seqgx.genome.personalize import GeneHaplotypes
+    from seqgx.model.predict import Predictor, predict_gene, write_gene_outputs
 
     set_threads(args.threads, import_torch=True)
     first = GeneHaplotypes.load(args.haplotypes[0])

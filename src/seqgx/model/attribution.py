@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqgx.errors import SeqgxError
-from seqgx.genome import ALPHABET, encode, one_hot
+from seqgx.genome.reference import ALPHABET, encode, one_hot
 from seqgx.io import atomic_output
 from seqgx.log import get_logger, progress
 
@@ -242,8 +242,8 @@ class SplitModel:
 
 
 def split_model(module: nn.Module) -> SplitModel:
-    """Split an :class:`~seqgx.models.EnformerFixed` or :class:`~seqgx.models.OracleModel`."""
-    from seqgx.models import EnformerFixed, OracleModel
+    """Split an :class:`~seqgx.model.models.EnformerFixed` or :class:`~seqgx.model.models.OracleModel`."""
+    from seqgx.model.models import EnformerFixed, OracleModel
 
     if isinstance(module, EnformerFixed):
         e = module.enformer
@@ -368,7 +368,7 @@ class FastISM:
 
 
 class ReadoutSet:
-    """Readouts (``seqgx.readouts``) over model outputs laid out as ``bins`` x ``tracks``.
+    """Readouts (``seqgx.model.readouts``) over model outputs laid out as ``bins`` x ``tracks``.
 
     By default the layout is the union of what the readouts need; pass a Predictor's ``bins`` and
     ``tracks`` to read its outputs.
@@ -450,7 +450,7 @@ def full_ism_outputs(outputs: Callable[[int, Callable[[np.ndarray], np.ndarray]]
                      n: int) -> tuple[np.ndarray, np.ndarray]:
     """Straightforward ISM: (reference outputs, outputs of the ``n`` mutated rows) through any backend.
 
-    ``outputs(n, get_tokens)`` is :meth:`seqgx.predict.Predictor.outputs` (or the same contract);
+    ``outputs(n, get_tokens)`` is :meth:`seqgx.model.predict.Predictor.outputs` (or the same contract);
     ``make_rows(indices)`` builds mutated uint8 rows, e.g. ``GeneHaplotypes.reference_with_alt``.
     The reference is the last row, so it is batched with the others.
     """
@@ -576,7 +576,7 @@ def attribute_gene(gene: Any, readouts: ReadoutSet, *, method: str = "fast", mod
                    device: str | torch.device = "cpu", source: str = "haplotypes") -> IsmResult:
     """ISM per SNV (and optionally input gradients and saturation ISM around the TSS) of one gene.
 
-    ``gene`` is a :class:`~seqgx.personalize.GeneHaplotypes`. ``module``: a torch model whose
+    ``gene`` is a :class:`~seqgx.genome.personalize.GeneHaplotypes`. ``module``: a torch model whose
     outputs are laid out as ``readouts.bins`` x ``readouts.tracks`` (needed by ``method='fast'``
     and by gradients). ``outputs``: ``Predictor.outputs`` for ``method='full'`` (defaults to
     running ``module``).

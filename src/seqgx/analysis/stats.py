@@ -12,7 +12,7 @@ Pure, vectorised functions on numpy arrays (see ``docs/methods.md`` for every fo
   selection in |ISM| order, as published;
 - :func:`gene_statistics` - every genes.tsv field for one gene, with a ``status`` for degenerate genes;
 - :func:`summarize` - per-readout summary figures across genes;
-- :func:`finetune_readout` / :func:`write_readout_weights` (read by :mod:`seqgx.readouts`) - the
+- :func:`finetune_readout` / :func:`write_readout_weights` (read by :mod:`seqgx.model.readouts`) - the
   elastic-net readout from all tracks to expression, chromosomes held out.
 
 Conventions: dosage matrices are (SNVs x samples); vectors over samples are (samples,). Degenerate input

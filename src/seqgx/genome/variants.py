@@ -48,7 +48,7 @@ import numpy as np
 import pysam
 
 from seqgx.errors import SeqgxError
-from seqgx.genome import Reference, contig_map, encode
+from seqgx.genome.reference import Reference, contig_map, encode
 from seqgx.io import check_index_fresh, refuse_plain_gzip, require_file
 
 COUNT_KEYS = ("records_in_window", "snv_alleles", "indels_skipped", "mnv_skipped", "symbolic_skipped",
@@ -195,7 +195,7 @@ def resolve_vcfs(specs: str | Path | Sequence[str | Path]) -> list[Path]:
             matches = [m for m in sorted(glob.glob(spec)) if not m.endswith(_INDEX_SUFFIXES)]
             if not matches:
                 raise SeqgxError(f"VCF pattern '{spec}' matches no file; fix the folder or pattern (a "
-                                 f"relative pattern is relative to the params file or working directory)")
+                                 f"relative pattern is relative to the folder you run from)")
             files += [require_file(m, "VCF", _VCF_FIX) for m in matches]
         elif Path(spec).suffix.lower() in _SHEET_SUFFIXES:
             files += _read_vcf_sheet(require_file(spec, "VCF samplesheet", _VCF_FIX))

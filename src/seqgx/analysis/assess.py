@@ -1,10 +1,10 @@
 """Assessment glue: per-gene statistics tables (`seqgx stats`), their merge (`seqgx merge`) and the
 fine-tuned readout fit (`seqgx finetune`).
 
-The statistics themselves live in :mod:`seqgx.stats` and :mod:`seqgx.predixcan`; this module reads a
-gene's inputs (haplotypes npz, predictions TSV, ISM TSV, the expression matrix row), lines them up by
-sample and variant, calls :func:`seqgx.stats.gene_statistics` once per readout and writes the tables
-described in ``docs/formats.md`` ("Statistics").
+The statistics themselves live in :mod:`seqgx.analysis.stats` and :mod:`seqgx.analysis.predixcan`;
+this module reads a gene's inputs (haplotypes npz, predictions TSV, ISM TSV, the expression matrix
+row), lines them up by sample and variant, calls :func:`seqgx.analysis.stats.gene_statistics` once per
+readout and writes the tables described in ``docs/formats.md`` ("Statistics").
 
 Degenerate genes (no expression row, too few samples, constant expression or prediction, no SNV) are
 kept with NaN statistics and a ``status``; inconsistent inputs (a gene's predictions missing, samples or
@@ -24,18 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqgx.checks import read_expression
-from seqgx.errors import SeqgxError
-from seqgx.io import atomic_output, require_file
-from seqgx.log import get_logger, progress
-from seqgx.predixcan import (
+from seqgx.analysis.predixcan import (
     elastic_net_baseline,
     match_gene_ids,
     predixcan_predict,
     predixcan_r,
     read_predictdb,
 )
-from seqgx.stats import (
+from seqgx.analysis.stats import (
     GENE_FIELDS,
     NULL_TESTS,
     bh_fdr,
@@ -48,6 +44,10 @@ from seqgx.stats import (
     summarize,
     write_readout_weights,
 )
+from seqgx.checks import read_expression
+from seqgx.errors import SeqgxError
+from seqgx.io import atomic_output, require_file
+from seqgx.log import get_logger, progress
 
 log = get_logger(__name__)
 
@@ -55,8 +55,8 @@ PREDICTION_COLUMNS = ("gene_id", "sample", "expression_sample", "readout", "hap1
 ISM_COLUMNS = ("variant_id", "pos", "ref", "alt")
 REFERENCE_TRACK_COLUMNS = ("track_index", "track_name", "bin_sum")
 
-#: genes.tsv of one batch (``<batch>.genes.tsv``): gene fields, then :data:`seqgx.stats.GENE_FIELDS` with
-#: the baselines inserted before ``approx_r``.
+#: genes.tsv of one batch (``<batch>.genes.tsv``): gene fields, then
+#: :data:`seqgx.analysis.stats.GENE_FIELDS` with the baselines inserted before ``approx_r``.
 _STATS_BEFORE = tuple(f for f in GENE_FIELDS if f not in ("approx_r", "approx_obs_r", "n_drivers", "status"))
 BASELINE_COLUMNS = ("predixcan_r", "predixcan_p", "predixcan_n_used", "predixcan_source", "elastic_net_r",
                     "elastic_net_p")
@@ -249,7 +249,7 @@ class VcfSites:
     def fetch(self, chrom: str, positions: Sequence[int],
               samples: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
         """Variant rows (chrom, pos, ref, alt; one per alt allele) and dosage (rows x samples)."""
-        from seqgx.genome import contig_map
+        from seqgx.genome.reference import contig_map
 
         contig = contig_map([chrom], self.contigs, "haplotypes", f"VCF '{self.path}'").get(chrom)
         absent = [s for s in samples if s not in set(self.samples)]
@@ -403,7 +403,7 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
                  vcf: str | Path | None = None, opts: StatsOptions | None = None,
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`seqgx stats` on a batch: (genes table, drivers table) for every haplotypes file given."""
-    from seqgx.personalize import GeneHaplotypes
+    from seqgx.genome.personalize import GeneHaplotypes
 
     opts = opts or StatsOptions()
     hap_files = expand_inputs(haplotypes, ".haplotypes.npz", "haplotypes")
@@ -618,7 +618,7 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
 
 def _annotate(g: pd.DataFrame, annotation: str | Path) -> pd.DataFrame:
     """Take gene_name, chrom, tss and strand from an annotation (GTF, TSV or a genes.tsv)."""
-    from seqgx.genes import read_annotation
+    from seqgx.genome.genes import read_annotation
 
     ann = read_annotation(annotation).set_index("gene_id")
     mapping = match_gene_ids(pd.unique(g["gene_id"]), ann.index)
@@ -686,9 +686,9 @@ def finetune(reference_tracks: Sequence[str | Path], expression: str | Path, gen
                                                         pd.DataFrame]:
     """Fit the fine-tuned readout: features log2(bin_sum + pseudocount) of every track of each gene's
     reference sequence, target the gene's mean observed expression across samples, chromosomes held
-    out (:func:`seqgx.stats.finetune_readout`). Returns (track names, weights, intercept, report,
+    out (:func:`seqgx.analysis.stats.finetune_readout`). Returns (track names, weights, intercept, report,
     held-out table)."""
-    from seqgx.genes import read_batch
+    from seqgx.genome.genes import read_batch
 
     if not pseudocount > 0:
         raise SeqgxError(f"--pseudocount must be > 0 so log2 is finite, got {pseudocount}")
@@ -769,7 +769,7 @@ def finetune(reference_tracks: Sequence[str | Path], expression: str | Path, gen
 def write_finetune(names: Sequence[str], weights: np.ndarray, intercept: float, report: dict[str, Any],
                    heldout: pd.DataFrame, out: str | Path,
                    report_path: str | Path | None = None) -> list[Path]:
-    """Weights CSV (:func:`seqgx.stats.write_readout_weights`), JSON report and per-gene held-out TSV."""
+    """Weights CSV (:func:`seqgx.analysis.stats.write_readout_weights`), JSON report, held-out TSV."""
     out = Path(out)
     rp = Path(report_path) if report_path else out.with_suffix(".report.json")
     hp = rp.with_name(rp.name.removesuffix(".json").removesuffix(".report") + ".heldout.tsv")

@@ -20,12 +20,12 @@ import pandas as pd
 
 from seqgx.checks import fasta_lengths
 from seqgx.errors import SeqgxError
-from seqgx.genes import check_tss_in_contig, read_batch
-from seqgx.genome import Reference, encode
-from seqgx.genome import one_hot as genome_one_hot
+from seqgx.genome.genes import check_tss_in_contig, read_batch
+from seqgx.genome.reference import Reference, encode
+from seqgx.genome.reference import one_hot as genome_one_hot
+from seqgx.genome.variants import Policy, VcfReader, WindowVariants
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger, progress
-from seqgx.variants import Policy, VcfReader, WindowVariants
 
 log = get_logger(__name__)
 

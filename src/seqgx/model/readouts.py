@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from seqgx.errors import SeqgxError
-from seqgx.models import centre_bins, sha256_file
+from seqgx.model.models import centre_bins, sha256_file
 
 
 @dataclass

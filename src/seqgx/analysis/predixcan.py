@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from seqgx.analysis.stats import elastic_net_cv, pearson
 from seqgx.errors import SeqgxError
-from seqgx.genes import strip_version
+from seqgx.genome.genes import strip_version
 from seqgx.io import require_file
-from seqgx.stats import elastic_net_cv, pearson
 
 WEIGHT_COLUMNS = ("gene", "rsid", "varID", "ref_allele", "eff_allele", "weight")
 COUNT_COLUMNS = ("n_weights", "n_used", "n_flipped", "n_ambiguous", "n_absent")

@@ -26,17 +26,17 @@ import numpy as np
 
 from seqgx import __version__
 from seqgx.errors import SeqgxError
-from seqgx.genome import N_TOKEN, one_hot, reverse_complement_tokens
+from seqgx.genome.reference import N_TOKEN, one_hot, reverse_complement_tokens
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger
-from seqgx.models import (
+from seqgx.model.models import (
     LoadedModel,
     default_track_names,
     onnx_metadata,
     read_track_names,
     sha256_file,
 )
-from seqgx.readouts import combine_person
+from seqgx.model.readouts import combine_person
 from seqgx.threads import configured_threads
 
 log = get_logger(__name__)
@@ -268,7 +268,7 @@ def open_backend(model: str, seq_len: int, *, backend: str = "auto", hparams: st
     """Open ``model`` for windows of ``seq_len`` bp: an .onnx file (onnx backend) or a torch model.
     ``threads``: ONNX Runtime's intra-op threads (None: :func:`seqgx.threads.configured_threads`);
     torch uses the process setting (:func:`seqgx.threads.set_threads`)."""
-    from seqgx.models import load_model
+    from seqgx.model.models import load_model
 
     if backend == "auto":
         backend = "onnx" if str(model).endswith(".onnx") else "torch"
@@ -499,7 +499,7 @@ def predict_gene_arrays(predictor: Predictor, reference: np.ndarray,
 
 def predict_gene(predictor: Predictor, gh: Any, *, person_combine: str = "sum", deduplicate: bool = True,
                  reference_tracks: Predictor | None = None) -> GenePrediction:
-    """:func:`predict_gene_arrays` on a :class:`seqgx.personalize.GeneHaplotypes`."""
+    """:func:`predict_gene_arrays` on a :class:`seqgx.genome.personalize.GeneHaplotypes`."""
     if gh.window_length != predictor.backend.seq_len:
         raise SeqgxError(f"gene {gh.gene_id}: window of {gh.window_length} bp but the model takes "
                          f"{predictor.backend.seq_len} bp; use a model for this window length")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seqgx.errors import SeqgxError
-from seqgx.genome import canonical_contig, is_autosome
+from seqgx.genome.reference import canonical_contig, is_autosome
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger
 

@@ -1,0 +1,1 @@
+"""Stage 3, the analysis: per-gene statistics, the PrediXcan baseline, assessment tables."""
