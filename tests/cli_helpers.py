@@ -43,15 +43,17 @@ def one_line_error(capsys: pytest.CaptureFixture, rc: int, *fragments: str) -> s
     return _check_one_line(capsys.readouterr().err, fragments)
 
 
-def seqgx_run(cohort: dict, work: Path, **params: object) -> Path:
+def seqgx_run(cohort: dict, work: Path, *cli_args: str, **params: object) -> Path:
     """`seqgx run` of a simulated cohort (``seqgx.simulate`` paths) with the oracle model into
-    ``work/results``, with ``params`` on top; returns the results folder."""
+    ``work/results``, with ``params`` on top and ``cli_args`` after the params file; returns the results
+    folder (its stdout is kept in ``work/stdout.txt``)."""
     import json
 
     full = {"fasta": str(cohort["fasta"]), "vcf": str(cohort["vcf"]), "annotation": str(cohort["gtf"]),
             "expression": str(cohort["expression"]), "outdir": str(work / "results"), "model": "oracle",
             **params}
     (work / "params.json").write_text(json.dumps(full))
-    proc = run_cli("run", str(work / "params.json"), "-q")
+    proc = run_cli("run", str(work / "params.json"), "-q", *cli_args)
     assert proc.returncode == 0, proc.stderr
+    (work / "stdout.txt").write_text(proc.stdout)
     return work / "results"

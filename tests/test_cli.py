@@ -11,6 +11,7 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
 from seqgx.cli import COMMAND_MODULES, main
+from seqgx.errors import SeqgxError
 from seqgx.params import load_params, nextflow_params_block, readme_params_table, schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,13 +59,35 @@ def test_params_file_errors(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("run", missing), "required", "vcf")
 
 
-def test_params_relative_paths_resolve_against_file(tmp_path: Path) -> None:
-    f = tmp_path / "p.yaml"
-    f.write_text("fasta: ref.fa\nvcf: /abs/c.vcf.gz\nannotation: a.gtf\nexpression: e.tsv\n")
+def test_params_relative_paths_resolve_against_launch_folder(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """As nextflow run -params-file does: the same file names the same inputs under both."""
+    (tmp_path / "data").mkdir()
+    f = tmp_path / "data" / "p.yaml"
+    f.write_text("fasta: data/ref.fa\nvcf: /abs/c.vcf.gz\nannotation: a.gtf\nexpression: e.tsv\n")
+    monkeypatch.chdir(tmp_path)
     p = load_params(f)
-    assert p["fasta"] == str((tmp_path / "ref.fa").resolve())
+    assert p["fasta"] == str(tmp_path.resolve() / "data" / "ref.fa")
+    assert p["annotation"] == str(tmp_path.resolve() / "a.gtf")
     assert p["vcf"] == "/abs/c.vcf.gz"
     assert p["window_length"] == 196608
+
+
+def test_params_path_beside_the_file_but_not_in_launch_folder_names_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data").mkdir()
+    for name in ("ref.fa", "c.vcf.gz", "a.gtf", "e.tsv"):
+        (tmp_path / "data" / name).write_text("")
+    f = tmp_path / "data" / "p.yaml"
+    f.write_text("fasta: ref.fa\nvcf: c.vcf.gz\nannotation: a.gtf\nexpression: e.tsv\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SeqgxError) as exc:
+        load_params(f, check_files=True)
+    message = str(exc.value)
+    assert "'fasta'" in message and "relative to the folder you run from" in message
+    assert f"run from '{(tmp_path / 'data').resolve()}'" in message
+    monkeypatch.chdir(tmp_path / "data")  # from the params file's folder it works
+    assert load_params(f, check_files=True)["fasta"] == str((tmp_path / "data" / "ref.fa").resolve())
 
 
 def test_generated_parameter_files_match_params() -> None:

@@ -16,10 +16,12 @@ REQUIRED = "fasta: ref.fa\nvcf: c.vcf.gz\nannotation: a.gtf\nexpression: e.tsv\n
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    """A folder with the four required inputs (empty files: only their existence is checked here)."""
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with the four required inputs (empty files: only their existence is checked here); the
+    tests run from it, as relative paths in a params file are relative to the launch folder."""
     for name in ("ref.fa", "c.vcf.gz", "a.gtf", "e.tsv"):
         (tmp_path / name).write_text("")
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
@@ -144,14 +146,14 @@ def test_json_null_and_empty(folder: Path) -> None:
 def test_missing_required_file(folder: Path) -> None:
     f = _write(folder, REQUIRED.replace("ref.fa", "nope.fa"))
     assert _error(f) == (f"{f}: parameter 'fasta': file '{folder / 'nope.fa'}' does not exist; give the "
-                         f"path of an existing file (relative to the params file)")
+                         f"path of an existing file (relative to the folder you run from)")
     assert load_params(f)["fasta"] == str(folder / "nope.fa")  # not checked unless asked (seqgx run asks)
 
 
 def test_missing_optional_file(folder: Path) -> None:
     f = _write(folder, REQUIRED + "sample_map: map.tsv\n")
     assert _error(f) == (f"{f}: parameter 'sample_map': file '{folder / 'map.tsv'}' does not exist; give "
-                         f"the path of an existing file (relative to the params file)")
+                         f"the path of an existing file (relative to the folder you run from)")
 
 
 def test_folder_for_a_file(folder: Path) -> None:
@@ -166,14 +168,14 @@ def test_folder_for_a_file(folder: Path) -> None:
 def test_vcf_glob_list_and_samplesheet(folder: Path) -> None:
     f = _write(folder, REQUIRED.replace("c.vcf.gz", "'*.bcf'"))
     assert _error(f) == (f"{f}: parameter 'vcf': the pattern '{folder / '*.bcf'}' matches no file; fix the "
-                         f"folder or pattern (relative to the params file)")
+                         f"folder or pattern (relative to the folder you run from)")
     assert load_params(_write(folder, REQUIRED.replace("c.vcf.gz", "'c*.vcf.gz'")), check_files=True)
     f = _write(folder, REQUIRED.replace("c.vcf.gz", "[c.vcf.gz, d.vcf.gz]"))
     assert _error(f) == (f"{f}: parameter 'vcf': file '{folder / 'd.vcf.gz'}' does not exist; give the path "
-                         f"of an existing file (relative to the params file)")
+                         f"of an existing file (relative to the folder you run from)")
     f = _write(folder, REQUIRED.replace("c.vcf.gz", "vcfs.csv"))
     assert _error(f) == (f"{f}: parameter 'vcf': file '{folder / 'vcfs.csv'}' does not exist; give the path "
-                         f"of an existing file (relative to the params file)")
+                         f"of an existing file (relative to the folder you run from)")
     (folder / "vcfs.csv").write_text("contig,vcf\n")
     assert load_params(f, check_files=True)["vcf"] == str(folder / "vcfs.csv")
 

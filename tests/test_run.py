@@ -14,7 +14,24 @@ from cli_helpers import run_cli, seqgx_run
 @pytest.fixture(scope="module")
 def run_outputs(cohort: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("run")
-    return seqgx_run(cohort, work, tracks="oracle:TATA", tss_window=50, null_draws=200, genes_per_batch=4)
+    return seqgx_run(cohort, work, "--json", "--threads", "1", tracks="oracle:TATA", tss_window=50,
+                     null_draws=200, genes_per_batch=4)
+
+
+def test_run_json_is_one_object_with_every_step(run_outputs: Path) -> None:
+    """--json: stdout is one JSON object (the steps' own summaries are not mixed in)."""
+    report = json.loads((run_outputs.parent / "stdout.txt").read_text())
+    assert report["outdir"] == str(run_outputs.resolve())
+    steps = {s["step"]: s for s in report["steps"]}
+    assert list(steps) == ["check-inputs", "genes", "personalize", "export-onnx", "predict", "ism", "stats",
+                           "merge"]
+    assert steps["personalize"]["tasks"] == steps["stats"]["tasks"] >= 2  # 4 genes per batch
+    # --threads 1 reached every step that computes; steps without threads say None.
+    assert {name for name, s in steps.items() if s["threads"] == 1} == {"personalize", "predict", "ism",
+                                                                         "stats"}
+    assert steps["genes"]["threads"] is None and steps["export-onnx"]["tasks"] == 0
+    summary = json.loads((run_outputs / "assessment" / "summary.json").read_text())
+    assert report["summary"] == summary
 
 
 def test_run_writes_every_step(run_outputs: Path, cohort: dict) -> None:
@@ -77,5 +94,10 @@ def test_run_until_stops_after_the_step(cohort: dict, tmp_path: Path) -> None:
                       f"expression: {cohort['expression']}\noutdir: {tmp_path / 'out'}\n")
     proc = run_cli("run", params, "--until", "genes", "-q")
     assert proc.returncode == 0, proc.stderr
+    # Human lines only: one per step that ran, then where the results are.
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["check-inputs", "genes"]
+    assert lines[0].startswith("check-inputs  1 task(s) in ") and "thread" not in lines[1]
+    assert lines[2] == f"results in {(tmp_path / 'out').resolve()}" and len(lines) == 3
     assert (tmp_path / "out" / "genes" / "genes.tsv").is_file()
     assert not (tmp_path / "out" / "haplotypes").exists()

@@ -427,7 +427,29 @@ def test_no_effect_gene_shows_no_association(sim: dict[str, Path], truth: dict,
 def test_same_seed_identical_bytes(sim: dict[str, Path], tmp_path: Path) -> None:
     again = simulate_cohort(tmp_path / "again", seed=0)
     for key, path in sim.items():
+        if key == "params":  # names the files by their (absolute) paths: equal up to the folder
+            assert again[key].read_text().replace(str(again[key].parent), "DIR") == path.read_text().replace(
+                str(path.parent), "DIR")
+            continue
         assert again[key].read_bytes() == path.read_bytes(), key
+
+
+def test_params_paths_relative_to_the_launch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below the folder simulate runs in, params.yaml names files relative to it (seqgx run and nextflow
+    resolve against the launch folder); elsewhere, absolute paths."""
+    monkeypatch.chdir(tmp_path)
+    paths = simulate_cohort("data/cohort", seed=0, n_genes=4, n_contigs=2, contig_length=150_000,
+                            window_length=16_384, n_samples=40)
+    text = paths["params"].read_text()
+    assert "\nfasta: data/cohort/reference.fa\n" in text
+    assert "\nexpression: data/cohort/expression.tsv\n" in text
+    assert load_params(paths["params"], check_files=True)["fasta"] == str(tmp_path.resolve() / "data" /
+                                                                          "cohort" / "reference.fa")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    outside = simulate_cohort(tmp_path / "other", seed=0, n_genes=4, n_contigs=2, contig_length=150_000,
+                              window_length=16_384, n_samples=40)
+    assert f"\nfasta: {(tmp_path / 'other' / 'reference.fa').resolve()}\n" in outside["params"].read_text()
 
 
 def test_cli_runs_and_other_seed_differs(sim: dict[str, Path], tmp_path: Path) -> None:

@@ -26,14 +26,15 @@ def _content(path: Path) -> bytes:
 
 
 def test_recorded_command_writes_the_committed_cohort(tmp_path: Path) -> None:
-    command = _recorded_command()
-    command[command.index("tests/data/cohort")] = str(tmp_path / "cohort")
-    proc = run_cli(*command)
+    # Run as `make test-data` does, from a folder standing for the repository root: params.yaml holds
+    # paths relative to the folder simulate runs in.
+    proc = run_cli(*_recorded_command(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    fresh = sorted(p.name for p in (tmp_path / "cohort").iterdir())
+    written = tmp_path / "tests" / "data" / "cohort"
+    fresh = sorted(p.name for p in written.iterdir())
     assert sorted(p.name for p in DATA.iterdir() if p.name != ".gitattributes") == fresh
     for name in fresh:
-        assert _content(tmp_path / "cohort" / name) == _content(DATA / name), name
+        assert _content(written / name) == _content(DATA / name), name
 
 
 def test_test_data_stays_small() -> None:

@@ -114,6 +114,68 @@ def test_set_threads_default_is_available_cpus() -> None:
         threads.set_threads(-1)
 
 
+def test_set_threads_makes_openmp_wait_passively_unless_the_user_chose(monkeypatch) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    threads.set_threads(1)
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    threads.set_threads(1)
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+# ---------------------------------------------------------------------------------------------------
+# free_cpus: the cores other processes leave idle (seqgx run's default)
+
+def _stat(rows: dict[int, tuple[int, int]]) -> str:
+    """A /proc/stat text with per-CPU lines whose idle (+ iowait) and total jiffies are ``rows``."""
+    lines = ["cpu  1 2 3 4 5 6 7 8 0 0"]
+    for cpu, (idle, total) in rows.items():
+        iowait = 2
+        user = total - idle  # user + idle + iowait... = total with iowait counted in idle
+        lines.append(f"cpu{cpu} {user} 0 0 {idle - iowait} {iowait} 0 0 0 0 0")
+    return "\n".join(lines + ["intr 1 2 3", "ctxt 5"]) + "\n"
+
+
+@pytest.mark.parametrize(("after", "idle", "free"), [
+    # cpu0 idle the whole 100 jiffies, cpu1 busy the whole time (a job spinning on it): 1 core free
+    ({0: (200, 300), 1: (50, 200)}, 1.0, 1),
+    # both idle: 2 free; both busy: still 1 (a run always gets a thread)
+    ({0: (200, 300), 1: (150, 200)}, 2.0, 2),
+    ({0: (100, 300), 1: (50, 200)}, 0.0, 1),
+    # 70% + 80% idle = 1.5 cores: rounds to 2
+    ({0: (170, 300), 1: (130, 200)}, 1.5, 2),
+])
+def test_free_cpus_counts_idle_cores_of_the_affinity(tmp_path: Path, monkeypatch, after, idle, free) -> None:
+    stat = tmp_path / "stat"
+    before = {0: (100, 200), 1: (50, 100), 5: (0, 10)}  # cpu5 is outside the affinity: ignored
+    stat.write_text(_stat(before))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda s: stat.write_text(_stat({**after, 5: (0, 20)})))
+    assert threads.idle_cpus(0.1, str(stat)) == pytest.approx(idle)
+    monkeypatch.setattr(threads, "idle_cpus", lambda s=0.3: idle)
+    assert threads.free_cpus() == free
+
+
+def test_free_cpus_without_proc_stat_is_available_cpus(tmp_path: Path, monkeypatch) -> None:
+    assert threads.idle_cpus(0.0, str(tmp_path / "missing")) is None
+    monkeypatch.setattr(threads, "idle_cpus", lambda s=0.3: None)
+    assert threads.free_cpus() == threads.available_cpus()
+
+
+def test_seqgx_run_passes_threads_to_exactly_the_steps_that_take_them() -> None:
+    from seqgx.pipeline import STEPS, THREADED_COMMANDS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    with_flag = {name for name, p in sub.choices.items()
+                 if any("--threads" in a.option_strings for a in p._actions)}
+    assert THREADED_COMMANDS == with_flag & {s.name for s in STEPS}
+    assert with_flag - THREADED_COMMANDS <= {"finetune", "run", "motifs"}  # not steps of seqgx run
+
+
 # ---------------------------------------------------------------------------------------------------
 # The flag on every compute subcommand
 

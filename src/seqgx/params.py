@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,9 +188,10 @@ def _syntax_error(path: Path, exc: Exception) -> SeqgxError:
 def load_params(path: str | Path, check_files: bool = False) -> dict[str, Any]:
     """Read a YAML/JSON params file, merge defaults, check names, types and choices.
 
-    Relative paths in the file are resolved against the file's directory, as Nextflow users expect
-    when they keep a params file beside their data. ``check_files``: input files must exist (as
-    ``nextflow_schema.json``'s ``exists`` says; ``seqgx run`` sets it).
+    Relative paths in the file are resolved against the current folder (the launch folder), as
+    ``nextflow run -params-file`` resolves them, so one params file names the same files under both.
+    ``check_files``: input files must exist (as ``nextflow_schema.json``'s ``exists`` says; ``seqgx run``
+    sets it); a missing relative path that exists beside the params file is named in the error.
     """
     path = Path(path)
     if not path.is_file():
@@ -203,10 +205,27 @@ def load_params(path: str | Path, check_files: bool = False) -> dict[str, Any]:
         raw = {}
     if not isinstance(raw, dict):
         raise SeqgxError(f"params file '{path}' must hold a mapping of parameter: value")
-    return validate_params(raw, base_dir=path.parent, source=str(path), check_files=check_files)
+    return validate_params(raw, base_dir=Path.cwd(), source=str(path), check_files=check_files,
+                           params_dir=path.resolve().parent)
 
 
-def _check_input_file(source: str, p: Param, value: str) -> None:
+def _beside_params_file(spec: str, raw: Any, params_dir: Path | None) -> str:
+    """The fix when a relative path misses from the launch folder but exists beside the params file."""
+    if params_dir is None:
+        return "relative to the folder seqgx runs in"
+    for item in raw if isinstance(raw, list) else str(raw).split(","):
+        item = str(item).strip()
+        if item and not Path(item).is_absolute() and Path(spec) == (Path.cwd() / item).resolve():
+            beside = Path(os.path.normpath(params_dir / item))
+            if beside.exists() or glob.glob(str(beside)):
+                return (f"relative paths in a params file are relative to the folder you run from, as with "
+                        f"nextflow -params-file; it exists beside the params file: run from "
+                        f"'{params_dir}' or write '{beside}'")
+    return "relative to the folder you run from"
+
+
+def _check_input_file(source: str, p: Param, value: str, raw: Any = None,
+                      params_dir: Path | None = None) -> None:
     """The schema's ``exists`` for a local input file (remote URLs are left to the step that reads them);
     for ``vcf`` each comma-listed spec is a file, a samplesheet or a glob that matches a file."""
     specs = [s.strip() for s in value.split(",") if s.strip()] if p.name == "vcf" else [value]
@@ -215,17 +234,18 @@ def _check_input_file(source: str, p: Param, value: str) -> None:
             if Path(spec).is_dir() and p.name != "ism_model":  # ism_model may be a Hugging Face folder
                 raise SeqgxError(f"{source}: parameter '{p.name}' is a folder, not a file: '{spec}'")
             continue
+        where = _beside_params_file(spec, raw, params_dir)
         if p.name == "vcf" and any(ch in spec for ch in "*?["):
             if not glob.glob(spec):
                 raise SeqgxError(f"{source}: parameter 'vcf': the pattern '{spec}' matches no file; fix the "
-                                 f"folder or pattern (relative to the params file)")
+                                 f"folder or pattern ({where})")
             continue
         raise SeqgxError(f"{source}: parameter '{p.name}': file '{spec}' does not exist; give the path of "
-                         f"an existing file (relative to the params file)")
+                         f"an existing file ({where})")
 
 
 def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: str = "params",
-                    check_files: bool = False) -> dict:
+                    check_files: bool = False, params_dir: Path | None = None) -> dict:
     """Merge ``raw`` over the defaults with the rules of ``nextflow_schema.json`` (type, enum, minimum,
     pattern, required; with ``check_files`` also ``exists`` for local input files).
 
@@ -259,7 +279,7 @@ def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: s
             raise SeqgxError(f"{source}: parameter '{name}' must be true or false, got {value!r}")
         if p.type is str:
             if isinstance(value, list):  # YAML lists for comma-list parameters
-                if p.is_path and base_dir is not None:  # each file relative to the params file
+                if p.is_path and base_dir is not None:  # each file relative to the launch folder
                     value = [v if Path(str(v)).is_absolute() or "://" in str(v)
                              else (base_dir / str(v)).resolve() for v in value]
                 value = ",".join(str(v) for v in value)
@@ -282,7 +302,7 @@ def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: s
     if check_files:
         for p in PARAMS:
             if p.is_path and params[p.name] is not None:
-                _check_input_file(source, p, str(params[p.name]))
+                _check_input_file(source, p, str(params[p.name]), raw.get(p.name), params_dir)
     return params
 
 

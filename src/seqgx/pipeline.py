@@ -9,9 +9,12 @@ the same parameters. Outputs go under ``outdir``: ``check/``, ``genes/``, ``hapl
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -189,16 +192,57 @@ STEPS: list[Step] = [
 ]
 
 
+#: Subcommands that take ``--threads``; `seqgx run` passes each the cores free when its step starts.
+THREADED_COMMANDS = frozenset({"personalize", "export-onnx", "predict", "ism", "stats"})
+
+
+@dataclass
+class StepReport:
+    """What one step did: its tasks, wall time, threads and the JSON summaries its tasks printed."""
+    step: str
+    tasks: int = 0
+    seconds: float = 0.0
+    threads: int | None = None
+    skipped: bool = False
+    summaries: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    outdir: Path
+    steps: list[StepReport] = field(default_factory=list)
+
+
+def _run_task(cli_main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, list[Any]]:
+    """Run one subcommand in this process with its stdout captured: `seqgx run` prints one kind of
+    output of its own (human lines, or one JSON object with --json), never the steps' summaries mixed
+    in. JSON lines are kept for the run's report; other lines are logged."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = cli_main(argv)
+    summaries = []
+    for line in buffer.getvalue().splitlines():
+        try:
+            summaries.append(json.loads(line))
+        except ValueError:
+            if line.strip():
+                log.info("%s: %s", argv[0], line)
+    return code, summaries
+
+
 def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | None = None,
-                 overwrite: bool = False) -> Path:
-    """Run every step in order (or up to and including ``until``); return the output directory.
+                 overwrite: bool = False, threads: int | None = None) -> RunReport:
+    """Run every step in order (or up to and including ``until``); return what ran, and where.
 
     The run owns ``outdir`` (seqgx.runinfo): the same run again continues where it stopped (steps done
     are skipped), another run's folder is refused unless ``overwrite`` replaces it.
     ``log_flags`` (e.g. ['-q'] or ['-v']) are passed to every step so the whole run logs alike.
+    ``threads``: CPU threads of every compute step; None measures at each step's start how many cores
+    other processes leave idle (``seqgx.threads.free_cpus``), so a busy machine is not oversubscribed.
     """
     from seqgx.cli import main as cli_main
     from seqgx.runinfo import claim_outdir
+    from seqgx.threads import free_cpus
 
     names = [s.name for s in STEPS]
     if until is not None and until not in names:
@@ -206,10 +250,12 @@ def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | 
     out = Path(params["outdir"]).resolve()
     out.mkdir(parents=True, exist_ok=True)
     record = claim_outdir(out, params, overwrite)
+    report = RunReport(out)
     redo = False  # once a step runs, every later step runs too: it reads what that step wrote
     for step in STEPS:
         if not redo and record.is_done(step.name):
             log.info("step %s: done in an earlier run, skipped", step.name)
+            report.steps.append(StepReport(step.name, skipped=True))
             if step.name == until:
                 break
             continue
@@ -218,13 +264,21 @@ def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | 
             redo = True
         started = time.perf_counter()
         argvs = step.commands(params, out)
-        log.info("step %s: %d task(s)", step.name, len(argvs))
+        done = StepReport(step.name, tasks=len(argvs))
+        if any(argv[0] in THREADED_COMMANDS for argv in argvs):
+            done.threads = threads or free_cpus()
+        log.info("step %s: %d task(s)%s", step.name, len(argvs),
+                 f", {done.threads} thread(s)" if done.threads else "")
         for argv in argvs:
-            code = cli_main([argv[0], *(log_flags or []), *argv[1:]])
+            extra = ["--threads", str(done.threads)] if argv[0] in THREADED_COMMANDS else []
+            code, summaries = _run_task(cli_main, [argv[0], *(log_flags or []), *argv[1:], *extra])
+            done.summaries.extend(summaries)
             if code != 0:
                 raise SeqgxError(f"step {step.name} failed (exit {code}); see the error above")
         record.mark_done(step.name, len(argvs))
-        log.info("step %s done in %.1f s", step.name, time.perf_counter() - started)
+        done.seconds = round(time.perf_counter() - started, 3)
+        report.steps.append(done)
+        log.info("step %s done in %.1f s", step.name, done.seconds)
         if step.name == until:
             break
-    return out
+    return report

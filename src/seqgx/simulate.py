@@ -446,7 +446,7 @@ def simulate_cohort(out_dir: str | Path, seed: int = 0, overwrite: bool = False,
 
     cohort = _simulate(s, int(seed))
     with atomic_output(out, directory=True) as tmp:
-        _write(cohort, s, int(seed), tmp, vcf_per_contig)
+        _write(cohort, s, int(seed), tmp, vcf_per_contig, final=out)
     log.info("simulated cohort in %s: %d contigs, %d genes, %d variant records, %d VCF samples",
              out, s.n_contigs, s.n_genes, cohort["variants"].pos.size, s.n_samples)
     paths = {key: out / name for key, name in FILES.items()}
@@ -734,7 +734,9 @@ def _expression(genes: list[_Gene], var: _Variants, s: SimulationSizes, expr_ind
 
 # ------------------------------------------------------------------------------------------ writers
 
-def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path, vcf_per_contig: bool = False) -> None:
+def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path, vcf_per_contig: bool = False,
+           final: Path | None = None) -> None:
+    """Write the cohort's files into ``d``; ``final`` is the folder ``d`` becomes (for params.yaml)."""
     genes: list[_Gene] = c["genes"]
     # FASTA (60 bp lines) and its index.
     with open(d / FILES["fasta"], "wb") as fh:
@@ -761,9 +763,18 @@ def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path, vcf_per_co
         for g, row in zip(genes, c["expression"], strict=True):
             fh.write(g.gene_id + "\t" + "\t".join(f"{x:.6f}" for x in row[order]) + "\n")
     (d / FILES["truth"]).write_text(json.dumps(_truth(c, s, seed), indent=1) + "\n")
-    lines = ["# seqgx run parameters for this simulated cohort (paths relative to this file)",
-             f"fasta: {FILES['fasta']}", f"vcf: {FILES['vcf']}", f"annotation: {FILES['gtf']}",
-             f"expression: {FILES['expression']}", "outdir: results",
+    # Paths as seen from the folder simulate runs in (relative when the cohort lies below it): seqgx run
+    # and nextflow run -params-file both resolve relative paths against the launch folder.
+    folder = (final or d).resolve()
+    try:
+        folder = folder.relative_to(Path.cwd().resolve())
+        where = "relative to the folder seqgx simulate ran in: run seqgx or nextflow from there"
+    except ValueError:
+        where = "absolute"
+    lines = [f"# seqgx run parameters for this simulated cohort (paths {where})",
+             f"fasta: {folder / FILES['fasta']}", f"vcf: {folder / FILES['vcf']}",
+             f"annotation: {folder / FILES['gtf']}", f"expression: {folder / FILES['expression']}",
+             "outdir: results",
              "# The oracle is a closed-form test model (no weights needed); real runs use Enformer.",
              "model: oracle"]
     if s.window_length != SimulationSizes.window_length:

@@ -81,6 +81,49 @@ def available_cpus(cgroup_root: str | os.PathLike = "/sys/fs/cgroup") -> int:
     return max(1, min(cpus, quota) if quota else cpus)
 
 
+def _cpu_times(cpus: set[int], stat: str) -> dict[int, tuple[int, int]]:
+    """(idle + iowait, total) jiffies per CPU in ``cpus`` from a /proc/stat text."""
+    times = {}
+    for line in stat.splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+            times[int(name[3:])] = (values[3] + values[4], sum(values))
+    return times
+
+
+def idle_cpus(sample_seconds: float = 0.3, stat_path: str = "/proc/stat") -> float | None:
+    """How many of this process's CPUs (its affinity) sat idle over ``sample_seconds``: the sum of their
+    idle fractions from two reads of /proc/stat. None where /proc/stat cannot be read (not Linux)."""
+    import time
+
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    try:
+        before = _cpu_times(cpus, Path(stat_path).read_text())
+        time.sleep(sample_seconds)
+        after = _cpu_times(cpus, Path(stat_path).read_text())
+    except (OSError, ValueError):
+        return None
+    idle = 0.0
+    for cpu, (idle1, total1) in after.items():
+        idle0, total0 = before.get(cpu, (idle1, total1))
+        idle += (idle1 - idle0) / (total1 - total0) if total1 > total0 else 1.0
+    return idle if after else None
+
+
+def free_cpus(sample_seconds: float = 0.3) -> int:
+    """The cores a run can use without oversubscribing the machine: :func:`available_cpus` less the cores
+    other processes keep busy (from :func:`idle_cpus`, rounded to the nearest core); at least 1.
+
+    Why: a step's threads each expect a core; with one core taken by another job, two threads on two
+    cores wait on each other at every parallel region and the demo runs minutes instead of seconds."""
+    cpus = available_cpus()
+    idle = idle_cpus(sample_seconds)
+    if idle is None:
+        return cpus
+    return max(1, min(cpus, int(idle + 0.5)))
+
+
 def configured_threads() -> int:
     """The thread count :func:`set_threads` last applied, 0 if it was never called (libraries' defaults)."""
     return _configured
@@ -97,6 +140,10 @@ def set_threads(n: int | None = None, *, import_torch: bool = False) -> int:
     n = n or available_cpus()
     for var in THREAD_ENV_VARS:
         os.environ[var] = str(n)
+    # OpenMP threads that wait for work sleep instead of spinning, so they do not take the core a
+    # neighbour (another task, another step) needs. Read once when the OpenMP runtime loads: it applies
+    # where torch is imported after this, as every seqgx step does; a user's own setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if import_torch:
         import torch  # noqa: F401
     torch_mod = sys.modules.get("torch")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from seqgx.checks import check_inputs, format_summary, write_check_outputs
+from seqgx.params import PARAMS_BY_NAME
 
 NAME = "check-inputs"
 HELP = ("Validate FASTA, VCF(s), annotation, expression and samples; write the kept samples, the contig map "
@@ -20,7 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--expression", required=True, help="expression matrix TSV (genes x samples)")
     p.add_argument("--sample-map", help="TSV: expression_sample, vcf_sample")
     p.add_argument("--gene-list", help="file of gene ids or names, one per line")
-    p.add_argument("--min-samples", type=int, default=20, help="minimum matched samples (default 20)")
+    min_samples = PARAMS_BY_NAME["min_samples"].default
+    p.add_argument("--min-samples", type=int, default=min_samples,
+                   help=f"minimum matched samples (default {min_samples})")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object, not as lines")
     p.add_argument("--out", required=True, help="output directory")
 
 
@@ -29,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
                           sample_map=args.sample_map, gene_list=args.gene_list,
                           min_samples=args.min_samples)
     write_check_outputs(result, args.out)
-    print(format_summary(result.summary))
+    print(json.dumps(result.summary, default=str) if args.json else format_summary(result.summary))
     return 0
