@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint nextflow actionlint test-data clean
+.PHONY: demo test lint nextflow actionlint warm-up test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# memelite's TOMTOM/FIMO and the de novo kernel compile with numba on first use (about a minute on 2
+# cores); the cache (__pycache__ in .venv) then serves every test and run.
+warm-up: $(VENV)/.installed
+	time $(BIN)/python -m seqgx.analysis.motifs
 
 # Nextflow from Maven Central (tools/nextflow): the oldest supported release runs the pipeline in
 # the tests, 25.04.0 lints it. Needs Java 17+ and Maven; without it the Nextflow tests skip (not in CI).

@@ -12,11 +12,15 @@ include { PERSONALIZE  } from './modules/local/personalize/main'
 include { PREDICT      } from './modules/local/predict/main'
 include { ISM          } from './modules/local/ism/main'
 include { STATS        } from './modules/local/stats/main'
+include { STATS as ATTRIBUTION_STATS } from './modules/local/stats/main'
+include { ATTRIBUTION_GENES } from './modules/local/attribution_genes/main'
+include { MOTIFS       } from './modules/local/motifs/main'
+include { REPORT       } from './modules/local/report/main'
 include { MERGE        } from './modules/local/merge/main'
 include { FETCH_MODEL  } from './modules/local/fetch_model/main'
 include { EXPORT_ONNX  } from './modules/local/export_onnx/main'
-include { validateSeqgxParams; checkAwsBatch; optionalFile; indexOf; cohortVcfs; batchVcfContig; vcfFileOfContig
-        } from './subworkflows/local/utils_seqgx/main'
+include { validateSeqgxParams; checkAwsBatch; optionalFile; indexOf; cohortVcfs; batchVcfContig; vcfFileOfContig;
+          geneOf } from './subworkflows/local/utils_seqgx/main'
 
 workflow {
     validateSeqgxParams(file("${projectDir}/nextflow_schema.json"), workflow)
@@ -83,25 +87,96 @@ workflow {
         }
     PERSONALIZE(batches, fasta, CHECK_INPUTS.out.samples)
     PREDICT(PERSONALIZE.out.haplotypes, predict_model, hparams, finetuned, track_tsv)
-    ISM(PERSONALIZE.out.haplotypes, ism_model, hparams, finetuned, track_tsv)
 
-    // One STATS task per batch: its haplotypes, predictions and ISM, joined on the batch id; the
-    // batch's VCF only when the PrediXcan baseline reads genotypes from it.
+    // Phase 1, every gene: one STATS task per batch with its haplotypes and predictions, joined on the
+    // batch id, for the statistics that need no attribution (R, null, baselines); the batch's VCF only
+    // when the PrediXcan baseline reads genotypes from it.
     batch_vcf = params.predictdb ? batches.map { id, _batch, vcf, index -> [id, vcf, index] }
                                  : batches.map { id, _batch, _vcf, _index -> [id, [], []] }
     per_batch = PERSONALIZE.out.haplotypes
         .join(PREDICT.out.predictions)
-        .join(ISM.out.ism)
+        .map { id, haplotypes, predictions -> [id, haplotypes, predictions, []] }
         .join(batch_vcf)
     STATS(per_batch, expression, predictdb)
-    // Sorted by file name (the batch), so MERGE's inputs, and so its tables, come in the same order in
-    // every run, and -resume finds them unchanged and reuses it.
+    // Sorted by file name (the batch), so collected inputs, and so the tables, come in the same order in
+    // every run, and -resume finds them unchanged and reuses the task.
     def by_name = { a, b -> a.name <=> b.name }
-    MERGE(STATS.out.genes.collect(sort: by_name), STATS.out.drivers.collect(sort: by_name), GENES.out.genes)
+    attribution_list = params.attribution_genes in ['significant', 'all'] ? []
+                     : file(params.attribution_genes, checkIfExists: true)
+    ATTRIBUTION_GENES(STATS.out.genes.collect(sort: by_name), STATS.out.drivers.collect(sort: by_name),
+                      GENES.out.genes, attribution_list)
+
+    // Phase 2, the selected genes re-batched per chromosome: ISM and the statistics that use it. Each
+    // gene's files are found by its id and sorted by name, so -resume reruns only the batches whose
+    // genes changed.
+    attribution_batches = ATTRIBUTION_GENES.out.batches.flatten()
+    batch_of_gene = attribution_batches.flatMap { batch ->
+        batch.splitCsv(header: true, sep: '\t').collect { row -> [row.gene_id, batch.baseName] }
+    }
+    haplotypes_of_gene = PERSONALIZE.out.haplotypes
+        .flatMap { _id, files -> [files].flatten().collect { f -> [geneOf(f), f] } }
+    predictions_of_gene = PREDICT.out.predictions
+        .flatMap { _id, files -> [files].flatten().collect { f -> [geneOf(f), f] } }
+        .groupTuple()
+    attribution_haplotypes = batch_of_gene.join(haplotypes_of_gene)
+        .map { _gene, batch, file -> [batch, file] }
+        .groupTuple()
+        .map { batch, files -> [batch, files.sort { it.name }] }
+    attribution_predictions = batch_of_gene.join(predictions_of_gene)
+        .map { _gene, batch, files -> [batch, files] }
+        .groupTuple()
+        .map { batch, files -> [batch, files.flatten().sort { it.name }] }
+    ISM(attribution_haplotypes, ism_model, hparams, finetuned, track_tsv)
+    attribution_vcf = params.predictdb
+        ? attribution_batches.combine(CHECK_INPUTS.out.vcfs).map { batch, vcf_table ->
+            def (vcf, index) = vcf_by_name[vcfFileOfContig(vcf_table)[batchVcfContig(batch)] ?: vcfs[0][0].name]
+            [batch.baseName, vcf, index]
+        }
+        : attribution_batches.map { batch -> [batch.baseName, [], []] }
+    ATTRIBUTION_STATS(
+        attribution_haplotypes.join(attribution_predictions).join(ISM.out.ism).join(attribution_vcf),
+        expression, predictdb)
+
+    // Motifs around the selected genes' drivers (needs the TSS saturation ISM: tss_window > 0).
+    if (params.motifs && params.tss_window > 0) {
+        motif_inputs = attribution_haplotypes
+            .join(ISM.out.ism.join(ISM.out.saturation_of_batch)
+                .map { batch, tables, sat -> [batch, [tables, sat].flatten()] })
+            .join(ATTRIBUTION_STATS.out.drivers.map { f -> [f.name - '.drivers.tsv', f] })
+            .join(ATTRIBUTION_STATS.out.genes.map { f -> [f.name - '.genes.tsv', f] })
+        MOTIFS(motif_inputs, ism_model, hparams, finetuned, track_tsv)
+        motif_tables = MOTIFS.out.driver_motifs.mix(MOTIFS.out.tables.flatten())
+        motif_info = MOTIFS.out.info
+        motif_versions = MOTIFS.out.versions.first()
+    } else {
+        motif_tables = Channel.empty()
+        motif_info = Channel.empty()
+        motif_versions = Channel.empty()
+    }
+
+    // The model steps' per-gene cost (calls, sequences, forward-equivalents), summed by MERGE.
+    cost_files = PREDICT.out.predictions
+        .flatMap { _id, files -> [files].flatten().findAll { it.name.endsWith('.reference.json') } }
+        .mix(ISM.out.info.flatten(), motif_info)
+    MERGE(STATS.out.genes.collect(sort: by_name), STATS.out.drivers.collect(sort: by_name),
+          ATTRIBUTION_STATS.out.genes.collect(sort: by_name).ifEmpty([]),
+          ATTRIBUTION_STATS.out.drivers.collect(sort: by_name).ifEmpty([]),
+          ATTRIBUTION_GENES.out.selection, cost_files.collect(sort: by_name).ifEmpty([]),
+          motif_tables.collect(sort: by_name).ifEmpty([]), GENES.out.genes)
+
+    // The report: the merged tables, the gene pages' compact data, the selected genes' attribution files.
+    run_params = Channel.value(groovy.json.JsonOutput.toJson(params)).collectFile(name: 'params.json')
+    REPORT(MERGE.out.genes.mix(MERGE.out.drivers, MERGE.out.summary, MERGE.out.motifs.flatten(),
+                               MERGE.out.motif_summary.flatten()).collect(sort: by_name),
+           STATS.out.genedata.collect(sort: by_name),
+           ATTRIBUTION_STATS.out.genedata.collect(sort: by_name).ifEmpty([]),
+           ISM.out.saturation.mix(ISM.out.gradients).flatten().collect(sort: by_name).ifEmpty([]),
+           CHECK_INPUTS.out.summary, run_params)
 
     CHECK_INPUTS.out.versions
         .mix(model_versions, GENES.out.versions, PERSONALIZE.out.versions.first(), PREDICT.out.versions.first(),
-             ISM.out.versions.first(), STATS.out.versions.first(), MERGE.out.versions)
+             STATS.out.versions.first(), ATTRIBUTION_GENES.out.versions, ISM.out.versions.first(),
+             ATTRIBUTION_STATS.out.versions.first(), motif_versions, MERGE.out.versions, REPORT.out.versions)
         .unique()
         .collectFile(name: 'versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: { it.text })
 }

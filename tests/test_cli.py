@@ -127,6 +127,10 @@ def test_check_inputs_on_simulated_cohort(cohort: dict, tmp_path: Path) -> None:
     assert summary["vcf_samples_without_expression"] == len(set(vcf_samples) - both) > 0
     assert "samples:" in proc.stdout and "genes:" in proc.stdout
     assert truth  # the cohort's truth is readable
+    # --json: the same summary as one JSON object, nothing else on stdout
+    proc = run_cli(*_check_args(cohort, tmp_path / "check2"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == summary
 
 
 def test_check_inputs_maps_chr_prefix(cohort: dict, tmp_path: Path) -> None:

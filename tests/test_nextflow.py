@@ -101,10 +101,16 @@ def test_each_pipeline_step_and_its_module_read_the_same_parameters(tmp_path: Pa
     (tmp_path / "haplotypes" / "G1.haplotypes.npz").write_text("")
     (tmp_path / "stats").mkdir()
     (tmp_path / "stats" / "chr1_1.genes.tsv").write_text("")
+    (tmp_path / "attribution" / "batches").mkdir(parents=True)
+    (tmp_path / "attribution" / "batches" / "attribution_chr1_1.tsv").write_text("gene_id\nG1\n")
+    (tmp_path / "attribution" / "stats").mkdir()
+    (tmp_path / "attribution" / "stats" / "attribution_chr1_1.genes.tsv").write_text("")
+    module_of = {"attribution-stats": "stats"}  # phase 2's stats: the same module as phase 1's
     staged_as_inputs = {p.name for p in PARAMS if p.is_path} | {"outdir"}
     # main.nf decides whether EXPORT_ONNX runs (backend 'onnx' with torch weights); `seqgx run` reads
     # the same parameter for the same decision.
-    decided_in_main_nf = {"export-onnx": {"backend"}}
+    decided_in_main_nf = {"export-onnx": {"backend"}, "motifs": {"motifs", "tss_window"},
+                          "merge": {"motifs", "tss_window"}}
     for step in STEPS:
         params = _RecordingParams(defaults() | {"fasta": "f", "vcf": "v", "annotation": "a",
                                                 "expression": "e", "backend": "onnx"})
@@ -112,7 +118,8 @@ def test_each_pipeline_step_and_its_module_read_the_same_parameters(tmp_path: Pa
             params["backend"] = defaults()["backend"]
         step.commands(params, tmp_path)
         params.read -= decided_in_main_nf.get(step.name, set())
-        module = REPO / "modules" / "local" / step.name.replace("-", "_") / "main.nf"
+        folder = module_of.get(step.name, step.name).replace("-", "_")
+        module = REPO / "modules" / "local" / folder / "main.nf"
         in_module = set(re.findall(r"params\.(\w+)", module.read_text()))
         if "task.ext.args" in module.read_text():  # flags set per process in conf/modules.config
             in_module |= _ext_args_params(module.parent.name.upper())

@@ -67,7 +67,8 @@ def _trace(outdir: Path) -> pd.DataFrame:
     return pd.read_csv(outdir / "pipeline_info" / "trace.txt", sep="\t")
 
 
-PROCESSES = {"CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "ISM", "STATS", "MERGE"}
+PROCESSES = {"CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "STATS", "ATTRIBUTION_GENES", "ISM",
+             "ATTRIBUTION_STATS", "MOTIFS", "MERGE", "REPORT"}
 
 
 @pytest.mark.parametrize("version", [RUN_VERSION, LINT_VERSION])
@@ -168,12 +169,38 @@ def test_resume_reuses_every_task(pipeline_run: Path) -> None:
     assert "MERGE" in set(trace["name"])
 
 
+def test_resume_with_a_new_selection_reruns_only_what_changed(pipeline_run: Path) -> None:
+    """Phase 1 is reused; of phase 2 only the batch whose genes changed runs again: the test profile
+    selects SIMG2, SIMG3 (chr1) and SIMG5, SIMG6 (chr2); a list adding SIMG4 (chr2) changes chr2's
+    phase-2 batch only."""
+    chosen = pd.read_csv(pipeline_run / "results" / "attribution" / "attribution_genes.tsv", sep="\t")
+    assert sorted(chosen.loc[chosen["selected"], "gene_name"]) == ["SIMG2", "SIMG3", "SIMG5", "SIMG6"]
+    (pipeline_run / "genes.txt").write_text("SIMG2\nSIMG3\nSIMG4\nSIMG5\nSIMG6\n")
+    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results_list", "-resume",
+                 "--vcf", str(DATA / "cohort.chr*.vcf.gz"), "--reverse_complement", "false",
+                 "--attribution_genes", "genes.txt", cwd=pipeline_run))
+    trace = _trace(pipeline_run / "results_list")
+    status = dict(zip(trace["name"], trace["status"], strict=True))
+    for name, state in status.items():
+        process = name.split(" ")[0]
+        if process in ("CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "STATS"):
+            assert state == "CACHED", name
+    assert status["ISM (attribution_chr1_1)"] == "CACHED"
+    assert status["ISM (attribution_chr2_1)"] == "COMPLETED"
+    assert status["ATTRIBUTION_GENES"] == "COMPLETED"
+    genes = pd.read_csv(pipeline_run / "results_list" / "assessment" / "genes.tsv", sep="\t")
+    assert (genes.loc[genes["gene_name"] == "SIMG4", "attribution_status"] == "computed").all()
+
+
 def test_bad_parameters_stop_before_any_task(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("ref_mismatch: ''\n")  # empty: the schema's minLength, as seqgx run
     proc = nextflow("run", str(REPO), "-profile", "test", "-stub", "--outdir", "results",
+                    "-params-file", "p.yaml",
                     "--backend", "tensorflow", "--null_draws", "many", "--predictdb", "/no/such.db",
                     cwd=tmp_path)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
+    assert "--ref_mismatch is empty: give a value or leave it out for the default" in out
     assert "--backend must be one of auto, onnx, torch, got 'tensorflow'" in out
     assert "--null_draws must be of type integer, got 'many'" in out
     assert "--predictdb: no file at '/no/such.db'" in out

@@ -23,12 +23,13 @@ def test_run_json_is_one_object_with_every_step(run_outputs: Path) -> None:
     report = json.loads((run_outputs.parent / "stdout.txt").read_text())
     assert report["outdir"] == str(run_outputs.resolve())
     steps = {s["step"]: s for s in report["steps"]}
-    assert list(steps) == ["check-inputs", "genes", "personalize", "export-onnx", "predict", "ism", "stats",
-                           "merge"]
+    assert list(steps) == ["check-inputs", "genes", "personalize", "export-onnx", "predict", "stats",
+                           "attribution-genes", "ism", "attribution-stats", "motifs", "merge", "report"]
     assert steps["personalize"]["tasks"] == steps["stats"]["tasks"] >= 2  # 4 genes per batch
     # --threads 1 reached every step that computes; steps without threads say None.
-    assert {name for name, s in steps.items() if s["threads"] == 1} == {"personalize", "predict", "ism",
-                                                                         "stats"}
+    assert {name for name, s in steps.items() if s["threads"] == 1} == {
+        "personalize", "predict", "stats", "ism", "attribution-stats", "motifs", "report"}
+    assert steps["predict"]["cost"]["forward_equivalents"] > 0 and steps["genes"]["cost"] is None
     assert steps["genes"]["threads"] is None and steps["export-onnx"]["tasks"] == 0
     summary = json.loads((run_outputs / "assessment" / "summary.json").read_text())
     assert report["summary"] == summary
@@ -37,9 +38,14 @@ def test_run_json_is_one_object_with_every_step(run_outputs: Path) -> None:
 def test_run_writes_every_step(run_outputs: Path, cohort: dict) -> None:
     truth = json.loads(Path(cohort["truth"]).read_text())
     n_genes = len(truth["genes"])
+    # Attribution runs on the genes phase 1 found significant (every planted gene; docs/methods.md).
+    selection = pd.read_csv(run_outputs / "attribution" / "attribution_genes.tsv", sep="\t")
+    n_selected = int(selection["selected"].sum())
+    planted = {g["gene_id"] for g in truth["genes"] if g["kind"] != "none"}
+    assert set(selection.loc[selection["selected"], "gene_id"]) == planted
     for sub, pattern, count in [("haplotypes", "*.haplotypes.npz", n_genes),
                                 ("predictions", "*.predictions.tsv", n_genes),
-                                ("ism", "*.ism.tsv", n_genes), ("genes/batches", "*.tsv", None)]:
+                                ("ism", "*.ism.tsv", n_selected), ("genes/batches", "*.tsv", None)]:
         found = list((run_outputs / sub).glob(pattern))
         assert found and (count is None or len(found) == count), (sub, len(found))
     genes = pd.read_csv(run_outputs / "assessment" / "genes.tsv", sep="\t")
@@ -52,6 +58,17 @@ def test_run_writes_every_step(run_outputs: Path, cohort: dict) -> None:
     summary = json.loads((run_outputs / "assessment" / "summary.json").read_text())
     assert summary["n_genes"] == n_genes
     assert len(summary["models"]) == 1 and summary["models"][0].startswith("oracle (sha256 ")
+    # Motifs of the selected genes' main drivers, merged and summarised (docs/motifs.md)
+    drivers = pd.read_csv(run_outputs / "assessment" / "drivers.tsv", sep="\t")
+    motifs = pd.read_csv(run_outputs / "assessment" / "driver_motifs.tsv", sep="\t")
+    main_drivers = drivers[drivers["is_main"]]
+    assert sorted(motifs["variant_id"]) == sorted(drivers["variant_id"])  # one row per driver
+    # The neighbourhood ISM: main drivers only by default ('no_scale': a gene whose TSS track is flat)
+    computed = motifs[motifs["status"].isin(["ok", "no_scale"])]
+    assert sorted(computed["variant_id"]) == sorted(main_drivers["variant_id"])
+    assert summary["motifs"]["track:1"]["n_main_drivers"] == len(main_drivers)
+    assert (run_outputs / "assessment" / "motif_enrichment.tsv").is_file()
+    assert summary["cost"]["motifs"]["genes"] == n_selected
     leftovers = [p for p in run_outputs.rglob("*") if p.name.startswith(".tmp-")]
     assert not leftovers, leftovers
 
@@ -97,7 +114,7 @@ def test_run_until_stops_after_the_step(cohort: dict, tmp_path: Path) -> None:
     # Human lines only: one per step that ran, then where the results are.
     lines = proc.stdout.splitlines()
     assert [line.split()[0] for line in lines[:2]] == ["check-inputs", "genes"]
-    assert lines[0].startswith("check-inputs  1 task(s) in ") and "thread" not in lines[1]
+    assert lines[0].startswith("check-inputs      1 task(s) in ") and "thread" not in lines[1]
     assert lines[2] == f"results in {(tmp_path / 'out').resolve()}" and len(lines) == 3
     assert (tmp_path / "out" / "genes" / "genes.tsv").is_file()
     assert not (tmp_path / "out" / "haplotypes").exists()

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
+from seqgx.pipeline import STEPS
+
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "cohort"
 
 
@@ -37,9 +39,11 @@ def test_the_record_names_the_run(finished: Path) -> None:
     assert record["configuration"]["params"]["null_draws"] == 20
     assert "outdir" not in record["configuration"]["params"]
     assert str(DATA / "expression.tsv") in record["configuration"]["inputs"]
-    assert record["steps_done"] == ["check-inputs", "genes", "personalize", "export-onnx", "predict", "ism",
-                                    "stats", "merge"]
-    assert record["steps_without_tasks"] == ["export-onnx"]  # backend auto: nothing to export
+    assert record["steps_done"] == ["check-inputs", "genes", "personalize", "export-onnx", "predict", "stats",
+                                    "attribution-genes", "ism", "attribution-stats", "motifs",
+                                    "merge", "report"]
+    # backend auto: nothing to export; 20 null draws make no gene significant: phase 2 has nothing to do
+    assert record["steps_without_tasks"] == ["export-onnx", "ism", "attribution-stats", "motifs"]
 
 
 def test_the_same_run_again_continues_and_redoes_nothing(finished: Path) -> None:
@@ -47,7 +51,7 @@ def test_the_same_run_again_continues_and_redoes_nothing(finished: Path) -> None
     before = genes.stat().st_mtime_ns
     proc = run_cli("run", str(_params(finished)))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("done in an earlier run, skipped") == 8
+    assert proc.stderr.count("done in an earlier run, skipped") == len(STEPS)
     assert genes.stat().st_mtime_ns == before
 
 

@@ -173,7 +173,7 @@ def test_seqgx_run_passes_threads_to_exactly_the_steps_that_take_them() -> None:
     with_flag = {name for name, p in sub.choices.items()
                  if any("--threads" in a.option_strings for a in p._actions)}
     assert THREADED_COMMANDS == with_flag & {s.name for s in STEPS}
-    assert with_flag - THREADED_COMMANDS <= {"finetune", "run", "motifs"}  # not steps of seqgx run
+    assert with_flag - THREADED_COMMANDS <= {"finetune", "run"}  # not steps of seqgx run
 
 
 # ---------------------------------------------------------------------------------------------------

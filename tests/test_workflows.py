@@ -112,7 +112,9 @@ def test_tests_workflow_runs_readme_s_commands() -> None:
     assert uses["actions/cache"]["path"] == "~/.m2/repository"
     runs = _runs(workflow).splitlines()
     makes = [line.strip() for line in runs if line.strip().startswith("make ")]
-    assert makes == ["make nextflow", "make test TORCH_INDEX=https://download.pytorch.org/whl/cpu"]
+    assert makes == ["make nextflow", "make warm-up TORCH_INDEX=https://download.pytorch.org/whl/cpu",
+                     "make test TORCH_INDEX=https://download.pytorch.org/whl/cpu"]
+    assert "chromium" in _runs(workflow)  # the report's browser test must run, not skip
     assert "TORCH_INDEX" in (REPO / "Makefile").read_text()
 
 

@@ -119,6 +119,11 @@ PARAMS: list[Param] = [
           "attribution"),
     Param("tss_window", int, 1000, "Saturation ISM of every base within this many bp each side of the TSS "
           "(0 = off)", "attribution", minimum=0),
+    Param("attribution_genes", str, "significant", "Genes attribution (ISM, gradients, drivers) runs on: "
+          "'significant' (FDR < fdr_alpha and |R| > min_abs_r on any readout, as the study explained), "
+          "'all', or a file of gene ids or names; report_genes are always included", "attribution"),
+    Param("min_abs_r", float, 0.2, "With attribution_genes 'significant': also |R| above this",
+          "attribution", minimum=0.0),
     # Statistics
     Param("null_test", str, "empirical", "Gene-specific null test: 'empirical' (p from null draws) or "
           "'paper' (the published t test on the null |R| mean and SD)", "stats",
@@ -131,6 +136,24 @@ PARAMS: list[Param] = [
           "baseline", "stats", is_path=True),
     Param("elastic_net_baseline", bool, False, "Also fit a per-gene elastic net on the cohort's own "
           "genotypes (nested cross-validation) as a baseline", "stats"),
+    # Motifs (docs/motifs.md): after attribution, for the selected genes' drivers
+    Param("motifs", bool, True, "Motif analysis of the drivers: neighbourhood ISM, driver-context "
+          "statistics, seqlets matched to JASPAR, enrichment (needs tss_window > 0)", "motifs"),
+    Param("motif_scale", str, "max", "Scale of a gene's attribution: 'max' (largest |a| within motif_window "
+          "bp of the TSS) or 'sd' (its SD: z-scores, the paper's Fig 2G)", "motifs", choices=("max", "sd")),
+    Param("all_drivers", bool, False, "Neighbourhood ISM for every driver, not only each gene's main driver",
+          "motifs"),
+    Param("driver_flank", int, 20, "bp each side of a driver for its saturation ISM", "motifs", minimum=1),
+    Param("motif_window", int, 1000, "bp each side of the TSS for a gene's attribution scale and seqlets "
+          "(within tss_window)", "motifs", minimum=1),
+    Param("seqlet_threshold", float, None, "|a / scale| of every seqlet base (default 0.4 with "
+          "motif_scale max, 1.5 with sd)", "motifs", minimum=0.0),
+    Param("seqlet_min_length", int, 4, "Shortest seqlet in bp", "motifs", minimum=1),
+    # Report
+    Param("report_genes", str, None, "Gene ids or names (comma list) that always get a report page and "
+          "attribution", "report"),
+    Param("report_top_genes", int, 50, "Gene pages for the significant genes with the largest |R|, up to "
+          "this many", "report", minimum=0),
     # Resources: caps on what any Nextflow task asks for (conf/base.config's resourceLimits);
     # `seqgx run` accepts and ignores them, so one params file serves both
     Param("max_cpus", int, 16, "Most CPUs any task may ask for (Nextflow)", "resources", minimum=1),
@@ -320,6 +343,8 @@ def schema() -> dict[str, Any]:
             prop["enum"] = list(p.choices)
         if p.minimum is not None:
             prop["minimum"] = p.minimum
+        if p.type is str and not p.empty_ok and (p.required or p.default is not None or p.choices):
+            prop["minLength"] = 1  # '' is an error here, as in validate_params (optional ones: unset)
         if p.is_path:  # input files: nf-schema checks that they exist before the run starts
             prop["format"] = "file-path"
             prop["exists"] = True

@@ -86,6 +86,11 @@ def _batches(out: Path) -> list[Path]:
     return batches
 
 
+def _attribution_batches(out: Path) -> list[Path]:
+    """Phase 2's batches (seqgx attribution-genes); none when no gene was selected."""
+    return sorted((out / "attribution" / "batches").glob("*.tsv"))
+
+
 def _personalize(p: dict, out: Path) -> list[list[str]]:
     return [["personalize", "--batch", str(b), "--fasta", p["fasta"], "--vcf", _batch_vcf(p, out, b),
              "--samples", str(out / "check" / "samples.tsv"), "--ref-mismatch", p["ref_mismatch"],
@@ -142,6 +147,14 @@ def _predict(p: dict, out: Path) -> list[list[str]]:
              "--out", str(out / "predictions")] for b in _batches(out)]
 
 
+def _attribution_genes(p: dict, out: Path) -> list[list[str]]:
+    return [["attribution-genes", "--stats", *map(str, _stats_tables(out / "stats", _batches(out))),
+             "--windows", str(out / "genes" / "genes.tsv"), "--attribution-genes", p["attribution_genes"],
+             "--fdr-alpha", str(p["fdr_alpha"]), "--min-abs-r", str(p["min_abs_r"]),
+             *_opt("--report-genes", p["report_genes"]), "--genes-per-batch", str(p["genes_per_batch"]),
+             "--out", str(out / "attribution")]]
+
+
 def _ism(p: dict, out: Path) -> list[list[str]]:
     # Fast ISM needs torch weights: ism_model when model is an .onnx file; without them, full ISM of
     # the ONNX model (the Nextflow run warns about the cost).
@@ -155,45 +168,108 @@ def _ism(p: dict, out: Path) -> list[list[str]]:
         "--method", p["ism_method"], *_flag("--allow-full-forward", p["allow_full_forward"])]
     return [["ism", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, backend), *method,
              *_flag("--gradients", p["gradients"]),
-             "--tss-window", str(p["tss_window"]), "--out", str(out / "ism")] for b in _batches(out)]
+             "--tss-window", str(p["tss_window"]), "--out", str(out / "ism")]
+            for b in _attribution_batches(out)]
+
+
+def _stats_argv(p: dict, out: Path, batch: Path, ism: bool, dest: Path) -> list[str]:
+    return ["stats", "--haplotypes", *_haplotype_files(out, batch), "--predictions", str(out / "predictions"),
+            *(["--ism", str(out / "ism")] if ism else []), "--expression", p["expression"],
+            *_opt("--predictdb", p["predictdb"]),
+            *(["--vcf", _batch_vcf(p, out, batch)] if p["predictdb"] else []), "--null-test", p["null_test"],
+            *_opt("--null-draws", p["null_draws"]), "--seed", str(p["seed"]),
+            "--min-samples", str(p["min_samples"]),
+            *_flag("--elastic-net-baseline", p["elastic_net_baseline"]), "--batch-name", batch.stem,
+            "--out", str(dest)]
 
 
 def _stats(p: dict, out: Path) -> list[list[str]]:
-    return [["stats", "--haplotypes", *_haplotype_files(out, b), "--predictions", str(out / "predictions"),
-             "--ism", str(out / "ism"), "--expression", p["expression"], *_opt("--predictdb", p["predictdb"]),
-             *(["--vcf", _batch_vcf(p, out, b)] if p["predictdb"] else []), "--null-test", p["null_test"],
-             *_opt("--null-draws", p["null_draws"]), "--seed", str(p["seed"]),
-             "--min-samples", str(p["min_samples"]),
-             *_flag("--elastic-net-baseline", p["elastic_net_baseline"]), "--batch-name", b.stem,
-             "--out", str(out / "stats")] for b in _batches(out)]
+    """Phase 1: every gene's statistics that need no attribution."""
+    return [_stats_argv(p, out, b, False, out / "stats") for b in _batches(out)]
 
 
-def _merge(p: dict, out: Path) -> list[list[str]]:
-    # Exactly the current gene selection's batches, never whatever else lies in stats/.
-    tables = [out / "stats" / f"{b.stem}.genes.tsv" for b in _batches(out)]
+def _attribution_stats(p: dict, out: Path) -> list[list[str]]:
+    """Phase 2: the selected genes' statistics again, with their attribution (approximation, drivers)."""
+    return [_stats_argv(p, out, b, True, out / "attribution" / "stats") for b in _attribution_batches(out)]
+
+
+def _runs_motifs(p: dict) -> bool:
+    return bool(p["motifs"]) and p["tss_window"] > 0  # the gene's scale needs the TSS saturation ISM
+
+
+def _motifs(p: dict, out: Path) -> list[list[str]]:
+    """The selected genes' drivers: neighbourhood ISM, context statistics, seqlets (per phase-2 batch)."""
+    if not _runs_motifs(p):
+        return []
+    model = p["ism_model"] or p["model"]
+    onnx = str(model).endswith(".onnx")
+    backend = "onnx" if onnx else ("torch" if p["backend"] == "onnx" else p["backend"])
+    method = ["--method", "full", "--allow-full-forward"] if onnx else ["--method", p["ism_method"]]
+    stats = out / "attribution" / "stats"
+    return [["motifs", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, backend), *method,
+             "--ism", str(out / "ism"), "--drivers", str(stats / f"{b.stem}.drivers.tsv"),
+             "--genes", str(stats / f"{b.stem}.genes.tsv"), "--motif-scale", p["motif_scale"],
+             *_flag("--all-drivers", p["all_drivers"]), "--driver-flank", str(p["driver_flank"]),
+             "--motif-window", str(p["motif_window"]), *_opt("--seqlet-threshold", p["seqlet_threshold"]),
+             "--seqlet-min-length", str(p["seqlet_min_length"]), "--batch-name", b.stem,
+             "--out", str(out / "motifs")] for b in _attribution_batches(out)]
+
+
+def _stats_tables(folder: Path, batches: list[Path]) -> list[Path]:
+    """Exactly these batches' tables, never whatever else lies in the folder; one missing is an error."""
+    tables = [folder / f"{b.stem}.genes.tsv" for b in batches]
     missing = [t for t in tables if not t.is_file()]
     if missing:
         batch = missing[0].name.split(".")[0]
         raise SeqgxError(f"the stats table '{missing[0]}' of batch {batch} is missing; re-run the stats "
-                         f"step (seqgx run --overwrite, or delete stats/)")
-    return [["merge", "--genes", *map(str, tables), "--annotation", str(out / "genes" / "genes.tsv"),
+                         f"step (seqgx run --overwrite, or delete {folder.name}/)")
+    return tables
+
+
+def _merge(p: dict, out: Path) -> list[list[str]]:
+    tables = _stats_tables(out / "stats", _batches(out))
+    attribution = _stats_tables(out / "attribution" / "stats", _attribution_batches(out))
+    motifs = [out / "motifs" / f"{b.stem}.driver_motifs.tsv" for b in _attribution_batches(out)]
+    motifs = motifs if _runs_motifs(p) and motifs else []
+    return [["merge", "--genes", *map(str, tables), "--attribution", *map(str, attribution),
+             "--selection", str(out / "attribution" / "attribution_genes.tsv"),
+             *(["--motifs", *map(str, motifs)] if motifs else []),
+             "--costs", *[str(out / d) for d in ("predictions", "ism", "motifs") if (out / d).is_dir()],
+             "--annotation", str(out / "genes" / "genes.tsv"),
              "--fdr-alpha", str(p["fdr_alpha"]), "--out", str(out / "assessment")]]
 
 
+def _report(p: dict, out: Path) -> list[list[str]]:
+    """The HTML report and the study's figures, from the merged tables and the per-batch gene data
+    (phase 2's after phase 1's, so a selected gene's page shows its attribution)."""
+    return [["report", "--assessment", str(out / "assessment"),
+             "--stats", *[str(out / d) for d in ("stats", "attribution/stats") if (out / d).is_dir()],
+             *(["--ism", str(out / "ism")] if (out / "ism").is_dir() else []),
+             "--check", str(out / "check"), "--run-info", str(out / "pipeline_info" / "run.json"),
+             "--top-genes", str(p["report_top_genes"]), *_opt("--genes", p["report_genes"]),
+             "--out", str(out / "report")]]
+
+
+# Phase 1 (every gene) up to stats; attribution-genes chooses the genes phase 2 (ism, attribution-stats)
+# runs on; merge joins both phases.
 STEPS: list[Step] = [
     Step("check-inputs", _check_inputs),
     Step("genes", _genes),
     Step("personalize", _personalize),
     Step("export-onnx", _export_onnx),
     Step("predict", _predict),
-    Step("ism", _ism),
     Step("stats", _stats),
+    Step("attribution-genes", _attribution_genes),
+    Step("ism", _ism),
+    Step("attribution-stats", _attribution_stats),
+    Step("motifs", _motifs),
     Step("merge", _merge),
+    Step("report", _report),
 ]
 
 
 #: Subcommands that take ``--threads``; `seqgx run` passes each the cores free when its step starts.
-THREADED_COMMANDS = frozenset({"personalize", "export-onnx", "predict", "ism", "stats"})
+THREADED_COMMANDS = frozenset({"personalize", "export-onnx", "predict", "ism", "stats", "motifs", "report"})
 
 
 @dataclass
@@ -205,6 +281,18 @@ class StepReport:
     threads: int | None = None
     skipped: bool = False
     summaries: list[Any] = field(default_factory=list)
+
+    def cost(self) -> dict[str, float] | None:
+        """The model cost its tasks reported (model steps), summed; None for other steps."""
+        costs = [s["cost"] for s in self.summaries if isinstance(s, dict) and s.get("cost")]
+        if not costs:
+            return None
+        keys = ("model_calls", "sequences", "substitutions", "forward_equivalents")
+        return {k: sum(c.get(k, 0) for c in costs) for k in keys if any(k in c for c in costs)}
+
+    def as_json(self) -> dict[str, Any]:
+        return {"step": self.step, "skipped": self.skipped, "tasks": self.tasks, "seconds": self.seconds,
+                "threads": self.threads, "cost": self.cost()}
 
 
 @dataclass
@@ -228,6 +316,17 @@ def _run_task(cli_main: Callable[[list[str]], int], argv: list[str]) -> tuple[in
             if line.strip():
                 log.info("%s: %s", argv[0], line)
     return code, summaries
+
+
+def _write_steps(out: Path, report: RunReport) -> None:
+    """pipeline_info/steps.json: each step of this invocation with its tasks, time, threads and model
+    cost (calls, sequences, forward-equivalents), as Nextflow's trace is for its tasks."""
+    from seqgx.io import atomic_output
+
+    path = out / "pipeline_info" / "steps.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps([s.as_json() for s in report.steps], indent=1) + "\n")
 
 
 def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | None = None,
@@ -278,6 +377,7 @@ def run_pipeline(params: dict, until: str | None = None, log_flags: list[str] | 
         record.mark_done(step.name, len(argvs))
         done.seconds = round(time.perf_counter() - started, 3)
         report.steps.append(done)
+        _write_steps(out, report)
         log.info("step %s done in %.1f s", step.name, done.seconds)
         if step.name == until:
             break

@@ -23,8 +23,9 @@ from seqgx.io import atomic_output
 RECORD = Path("pipeline_info") / "run.json"
 # The folder each step writes, in step order; a step is done only while its folder is there.
 STEP_OUTPUTS = {"check-inputs": "check", "genes": "genes", "personalize": "haplotypes",
-                "export-onnx": "model", "predict": "predictions", "ism": "ism", "stats": "stats",
-                "merge": "assessment"}
+                "export-onnx": "model", "predict": "predictions", "stats": "stats",
+                "attribution-genes": "attribution", "ism": "ism", "attribution-stats": "attribution/stats",
+                "motifs": "motifs", "merge": "assessment", "report": "report"}
 
 
 def _input_files(params: dict[str, Any]) -> dict[str, list[int] | None]:

@@ -13,6 +13,7 @@ process ISM {
     tuple val(batch_id), path('ism/*.ism.tsv'),       emit: ism
     path 'ism/*.ism.json',                            emit: info   // method and model identity per gene
     path 'ism/*.saturation.npz', optional: true,      emit: saturation
+    tuple val(batch_id), path('ism/*.saturation.npz'), optional: true, emit: saturation_of_batch  // for MOTIFS
     path 'ism/*.gradients.npz', optional: true,       emit: gradients
     path 'versions.yml',                              emit: versions
 
@@ -45,7 +46,7 @@ process ISM {
     stub:
     """
     mkdir -p ism
-    touch ism/${batch_id}.stub.ism.tsv ism/${batch_id}.stub.ism.json
+    touch ism/${batch_id}.stub.ism.tsv ism/${batch_id}.stub.ism.json ism/${batch_id}.stub.saturation.npz
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

@@ -3,7 +3,9 @@ process STATS {
     label 'process_low'
 
     input:
-    // vcf and vcf_index are [] unless the PrediXcan baseline (predictdb) reads genotypes
+    // ism is [] in phase 1 (STATS: every gene, no attribution) and the batch's ISM tables in phase 2
+    // (ATTRIBUTION_STATS: the selected genes); vcf and vcf_index are [] unless the PrediXcan baseline
+    // (predictdb) reads genotypes
     tuple val(batch_id), path(haplotypes), path(predictions), path(ism), path(vcf), path(vcf_index)
     path expression
     path predictdb          // [] when not given
@@ -11,16 +13,18 @@ process STATS {
     output:
     path "stats/${batch_id}.genes.tsv",    emit: genes
     path "stats/${batch_id}.drivers.tsv",  emit: drivers
+    path "stats/${batch_id}.genedata.npz", emit: genedata   // what the report's gene pages plot
     path 'versions.yml',                   emit: versions
 
     script:
     def db   = predictdb ? "--predictdb ${predictdb} --vcf ${vcf}" : ''
+    def attr = ism ? "--ism ${ism}" : ''
     def enet = params.elastic_net_baseline ? '--elastic-net-baseline' : ''
     // null_draws unset: the null test's own default (50 for 'paper' as published, 1000 for 'empirical')
     def draws = params.null_draws ? "--null-draws ${params.null_draws}" : ''
     """
     seqgx stats \\
-        --haplotypes ${haplotypes} --predictions ${predictions} --ism ${ism} \\
+        --haplotypes ${haplotypes} --predictions ${predictions} ${attr} \\
         --expression ${expression} ${db} ${enet} \\
         --null-test ${params.null_test} ${draws} --seed ${params.seed} \\
         --min-samples ${params.min_samples} --batch-name ${batch_id} --threads ${task.cpus} --out stats
@@ -34,7 +38,7 @@ process STATS {
     stub:
     """
     mkdir -p stats
-    touch stats/${batch_id}.genes.tsv stats/${batch_id}.drivers.tsv
+    touch stats/${batch_id}.genes.tsv stats/${batch_id}.drivers.tsv stats/${batch_id}.genedata.npz
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

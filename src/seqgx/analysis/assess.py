@@ -57,23 +57,29 @@ REFERENCE_TRACK_COLUMNS = ("track_index", "track_name", "bin_sum")
 
 #: genes.tsv of one batch (``<batch>.genes.tsv``): gene fields, then
 #: :data:`seqgx.analysis.stats.GENE_FIELDS` with the baselines inserted before ``approx_r``.
-_STATS_BEFORE = tuple(f for f in GENE_FIELDS if f not in ("approx_r", "approx_obs_r", "n_drivers", "status"))
+_STATS_AFTER = ("approx_r", "approx_obs_r", "grad_approx_r", "grad_ism_r", "n_drivers", "status")
+_STATS_BEFORE = tuple(f for f in GENE_FIELDS if f not in _STATS_AFTER)
 BASELINE_COLUMNS = ("predixcan_r", "predixcan_p", "predixcan_n_used", "predixcan_source", "elastic_net_r",
                     "elastic_net_p")
 BATCH_GENE_COLUMNS = ("gene_id", "gene_name", "chrom", "tss", "strand", "readout", "readout_name",
-                      *_STATS_BEFORE, *BASELINE_COLUMNS, "approx_r", "approx_obs_r", "n_drivers", "status",
-                      "model", "model_sha256")
-#: merged genes.tsv: the batch columns with ``fdr`` and ``significant`` after ``null_p``.
+                      *_STATS_BEFORE, *BASELINE_COLUMNS, *_STATS_AFTER, "model", "model_sha256")
+#: merged genes.tsv: the batch columns with ``fdr`` and ``significant`` after ``null_p`` and
+#: ``attribution_status`` after ``status``.
 _P = BATCH_GENE_COLUMNS.index("null_p") + 1
-MERGED_GENE_COLUMNS = (*BATCH_GENE_COLUMNS[:_P], "fdr", "significant", *BATCH_GENE_COLUMNS[_P:])
+_S = BATCH_GENE_COLUMNS.index("status") + 1
+MERGED_GENE_COLUMNS = (*BATCH_GENE_COLUMNS[:_P], "fdr", "significant", *BATCH_GENE_COLUMNS[_P:_S],
+                       "attribution_status", *BATCH_GENE_COLUMNS[_S:])
 DRIVER_COLUMNS = ("gene_id", "readout", "readout_name", "variant_id", "pos", "ref", "alt", "distance_to_tss",
                   "ism", "rank", "frac_increase", "driver_r", "driver_p", "eqtl_slope", "eqtl_p", "eqtl_r",
                   "n_carriers", "carrier_fraction", "is_main", "supported", "frac")
 #: Columns tables may lack when read back (written by an older seqgx): filled in by :func:`merge_tables`.
-_OPTIONAL_ON_READ = ("readout_name", "frac")
+_OPTIONAL_ON_READ = ("readout_name", "frac", "grad_approx_r", "grad_ism_r")
 #: Boolean columns of the tables seqgx writes: written ``true`` / ``false`` (NA where unknown), read back
 #: from that or from ``True`` / ``False`` / ``1`` / ``0``.
-BOOLEAN_COLUMNS = ("significant", "is_main", "supported")
+BOOLEAN_COLUMNS = ("significant", "is_main", "supported", "selected",  # attribution_genes.tsv
+                   # the motif tables (seqgx.analysis.motifs)
+                   "in_seqlet", "seqlet_tf_significant", "tf_significant", "enriched", "is_driver",
+                   "in_tss_window")
 TRUE_WORD, FALSE_WORD = "true", "false"
 
 
@@ -159,10 +165,12 @@ def read_predictions(path: Path, gene_id: str, samples: Sequence[str]) -> tuple[
     return readouts, values
 
 
-def read_ism(path: Path, variants: pd.DataFrame, readouts: Sequence[str]) -> dict[str, np.ndarray]:
+def read_ism(path: Path, variants: pd.DataFrame, readouts: Sequence[str],
+             prefix: str = "ism_") -> dict[str, np.ndarray]:
     """``<gene_id>.ism.tsv`` -> ISM per readout (V,), rows in the order of the haplotypes' variant table.
 
-    Readouts without an ``ism_<readout>`` column are left out (their ISM statistics are NaN)."""
+    Readouts without an ``ism_<readout>`` column are left out (their ISM statistics are NaN).
+    ``prefix="grad_"`` reads the gradient attributions instead."""
     fix = "re-run 'seqgx ism' on this gene's haplotypes file"
     t = _read_tsv(path, "ISM file", ISM_COLUMNS, fix, dtype={"variant_id": str, "ref": str, "alt": str})
     dup = t["variant_id"][t["variant_id"].duplicated()]
@@ -175,7 +183,7 @@ def read_ism(path: Path, variants: pd.DataFrame, readouts: Sequence[str]) -> dic
                          f"({int((idx < 0).sum())} missing); {fix}")
     out = {}
     for r in readouts:
-        col = f"ism_{r}"
+        col = f"{prefix}{r}"
         if col not in t.columns:
             continue
         vals = pd.to_numeric(t[col], errors="coerce").to_numpy(dtype=float)
@@ -339,12 +347,13 @@ class StatsOptions:
 def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: np.ndarray | None,
                 ism: dict[str, np.ndarray] | None, opts: StatsOptions,
                 baselines: dict[str, Any] | None = None, names: dict[str, str] | None = None,
-                ) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+                grads: dict[str, np.ndarray] | None = None) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """genes.tsv rows (one per readout) and drivers.tsv rows of one gene.
 
     ``person``: (S, R) predictions in the haplotypes' sample order; ``observed``: (S,) expression or None
     (gene not in the expression matrix: status ``no_expression``); ``ism``: readout -> (V,) or None;
-    ``names``: readout -> ``readout_name`` (:func:`readout_names`; default the readout id).
+    ``names``: readout -> ``readout_name`` (:func:`readout_names`; default the readout id); ``grads``:
+    readout -> (V,) gradient attributions or None (``grad_approx_r``, ``grad_ism_r`` NaN).
     """
     head = {"gene_id": str(gh.gene_id), "gene_name": str(gh.gene_name), "chrom": str(gh.chrom),
             "tss": int(gh.tss), "strand": str(gh.strand)}
@@ -368,7 +377,7 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
             fields, dr = gene_statistics(person[:, k], observed, gh.dosage, ism=iv, null_test=opts.null_test,
                                          n_draws=opts.null_draws, rng=gene_rng(opts.seed, gh.gene_id),
                                          min_samples=opts.min_samples, with_drivers=True,
-                                         distance_to_tss=dist)
+                                         distance_to_tss=dist, grad=(grads or {}).get(readout))
             if iv is None:
                 fields["n_drivers"] = math.nan  # no ISM for this readout: drivers unknown, not zero
             if fields["status"] == "constant_prediction" and not varies:
@@ -402,8 +411,12 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
                  ism: Sequence[str | Path] | None = None, predictdb: str | Path | None = None,
                  vcf: str | Path | None = None, opts: StatsOptions | None = None,
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`seqgx stats` on a batch: (genes table, drivers table) for every haplotypes file given."""
+    """`seqgx stats` on a batch: (genes table, drivers table) for every haplotypes file given.
+
+    The genes table carries the batch's report data (:mod:`seqgx.report.genedata`) in
+    ``genes.attrs``, which :func:`write_batch` writes as ``<batch>.genedata.npz``."""
     from seqgx.genome.personalize import GeneHaplotypes
+    from seqgx.report.genedata import ATTR, GeneDataBatch, gene_record
 
     opts = opts or StatsOptions()
     hap_files = expand_inputs(haplotypes, ".haplotypes.npz", "haplotypes")
@@ -417,9 +430,11 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
     if vcf and weights is None:
         log.warning("--vcf is only used for PredictDB weights outside the window; no --predictdb given")
     if ism_files is None:
-        log.warning("no --ism given: approx_r, approx_obs_r and drivers are not computed")
+        log.info("no --ism given (phase 1 of a two-phase run, or no attribution): approx_r, approx_obs_r "
+                 "and drivers are not computed")
     rows: list[dict[str, Any]] = []
     drivers: list[pd.DataFrame] = []
+    records = GeneDataBatch()
     seen: dict[str, Path] = {}
     for path in progress(hap_files, "genes"):
         gh = GeneHaplotypes.load(path)
@@ -434,7 +449,7 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
             raise SeqgxError(f"gene '{gid}' has haplotypes '{path}' but no predictions file '{where}'; run "
                              f"'seqgx predict' on it or pass its predictions")
         readouts, person = read_predictions(ppath, gid, [str(s) for s in gh.samples])
-        ism_values = None
+        ism_values = grad_values = None
         if ism_files is not None:
             ipath = ism_files.get(gid)
             if ipath is None:
@@ -442,6 +457,9 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
                 raise SeqgxError(f"gene '{gid}' has haplotypes '{path}' but no ISM file '{where}'; run "
                                  f"'seqgx ism' on it or pass its ISM table")
             ism_values = read_ism(ipath, gh.variants, readouts)
+            # Without --gradients the grad_ columns are all NA: no gradient statistics, not zeros.
+            grad_values = {r: g for r, g in read_ism(ipath, gh.variants, readouts, prefix="grad_").items()
+                           if np.isfinite(g).any()}
             lacking = [r for r in readouts if r not in ism_values]
             if lacking:
                 log.warning("%s: ISM file %s has no column ism_%s: its ISM statistics are NaN", gid, ipath,
@@ -463,13 +481,16 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
             if not np.isfinite(baselines.get("predixcan_r", math.nan)) and np.isfinite(er):
                 baselines.update(predixcan_r=er, predixcan_p=ep, predixcan_source="elastic_net")
         gene_rows, gene_drivers = gene_tables(gh, readouts, person, observed, ism_values, opts, baselines,
-                                              readout_names(ref_json, readouts))
+                                              readout_names(ref_json, readouts), grad_values)
+        records.append(gene_record(gh, readouts, person, observed, ism_values, grad_values, gene_drivers,
+                                   ref_json))
         rows.extend(gene_rows)
         if len(gene_drivers):
             drivers.append(gene_drivers)
         log.info("%s: %s", gid, ", ".join(f"{r['readout']} r={r['r']:.3f} ({r['status']})"
                                           for r in gene_rows))
     genes = pd.DataFrame(rows, columns=list(BATCH_GENE_COLUMNS))
+    genes.attrs[ATTR] = records
     dr = pd.concat(drivers, ignore_index=True)[list(DRIVER_COLUMNS)] if drivers else empty_drivers()
     return genes, dr
 
@@ -504,13 +525,19 @@ def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
 
 def write_batch(genes: pd.DataFrame, drivers: pd.DataFrame, out_dir: str | Path,
                 batch_name: str) -> list[Path]:
-    """Write ``<batch>.genes.tsv`` and ``<batch>.drivers.tsv`` under ``out_dir``."""
+    """Write ``<batch>.genes.tsv`` and ``<batch>.drivers.tsv`` under ``out_dir``, and
+    ``<batch>.genedata.npz`` when ``genes`` comes from :func:`assess_batch` (the report's gene data)."""
+    from seqgx.report.genedata import ATTR, SUFFIX, write_genedata
+
     if not batch_name or any(c in batch_name for c in "/\\\t\n") or batch_name.startswith("."):
         raise SeqgxError(f"--batch-name {batch_name!r} cannot be a file name; use letters, digits and "
                          f". _ - +")
     out = Path(out_dir)
-    return [_write_tsv(genes, out / f"{batch_name}.genes.tsv"),
-            _write_tsv(drivers, out / f"{batch_name}.drivers.tsv")]
+    paths = [_write_tsv(genes, out / f"{batch_name}.genes.tsv"),
+             _write_tsv(drivers, out / f"{batch_name}.drivers.tsv")]
+    if genes.attrs.get(ATTR) is not None:
+        paths.append(write_genedata(genes.attrs[ATTR], out / f"{batch_name}{SUFFIX}"))
+    return paths
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -548,13 +575,152 @@ def _as_bool(s: pd.Series) -> pd.Series:
     return _as_tristate(s).eq(1.0)
 
 
+#: The genes.tsv columns attribution (phase 2) fills; NaN for genes it did not run on.
+ATTRIBUTION_COLUMNS = ("approx_r", "approx_obs_r", "grad_approx_r", "grad_ism_r", "n_drivers")
+#: ``attribution_status`` of merged genes.tsv: 'computed' (the gene's attribution ran; its columns may
+#: still be NaN for a degenerate gene, see ``status``), 'not_selected_for_attribution' (two-phase run,
+#: gene not selected), 'not_computed' (one-phase tables made without ``--ism``).
+ATTRIBUTION_STATUSES = ("computed", "not_selected_for_attribution", "not_computed")
+
+
 def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | None = None,
                  annotation: str | Path | None = None, fdr_alpha: float = 0.05,
+                 attribution: Sequence[str | Path] | None = None, selection: str | Path | None = None,
+                 costs: Sequence[str | Path] | None = None,
                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Concatenate batch tables, add BH ``fdr`` per readout over ``null_p`` across all genes and
-    ``significant`` (fdr < alpha); return (genes, drivers, summary)."""
+    ``significant`` (fdr < alpha); return (genes, drivers, summary).
+
+    Two-phase runs: ``genes`` are phase 1's tables (every gene, no attribution), ``attribution`` the
+    phase-2 tables of the genes ``selection`` (attribution_genes.tsv) chose; their rows replace phase
+    1's, whose statistics they must repeat exactly. ``costs``: the model steps' per-gene JSON files
+    (predictions' ``*.reference.json``, ``*.ism.json``, ``*.motifs.json``) summed into ``summary['cost']``."""
     if not 0 < fdr_alpha <= 1:
         raise SeqgxError(f"--fdr-alpha must be in (0, 1], got {fdr_alpha}")
+    g, d, gene_files = _read_batches(genes, drivers)
+    if selection is not None:
+        from seqgx.analysis.selection import read_selection
+
+        chosen = read_selection(selection)
+        files = attribution or []
+        ag, ad, _ = _read_batches(files, None) if files else (g.iloc[:0], empty_drivers(), [])
+        g, d = _combine_phases(g, ag, ad, chosen, selection)
+    else:
+        computed = g["n_drivers"].notna() if len(g) else pd.Series(dtype=bool)
+        g["attribution_status"] = np.where(computed, "computed", "not_computed")
+    if len(d):
+        names = dict(zip(zip(g["gene_id"], g["readout"], strict=True), g["readout_name"], strict=True))
+        missing = d["readout_name"].isna()
+        keys = zip(d.loc[missing, "gene_id"], d.loc[missing, "readout"], strict=True)
+        d.loc[missing, "readout_name"] = [names.get(k, k[1]) for k in keys]
+    if annotation:
+        g = _annotate(g, annotation)
+    fdr = np.full(len(g), np.nan)
+    for _, idx in g.groupby("readout", sort=False).indices.items():
+        fdr[idx] = bh_fdr(g["null_p"].to_numpy(dtype=float)[idx])
+    g.insert(g.columns.get_loc("null_p") + 1, "fdr", fdr)
+    g.insert(g.columns.get_loc("fdr") + 1, "significant", significant(fdr, fdr_alpha))
+    g.insert(g.columns.get_loc("status") + 1, "attribution_status", g.pop("attribution_status"))
+    extra = [c for c in g.columns if c not in MERGED_GENE_COLUMNS]
+    g = g[list(MERGED_GENE_COLUMNS) + extra]
+    computed_rows = g["attribution_status"] == "computed"
+    summary = {"fdr_alpha": fdr_alpha, "n_batches": len(gene_files), "n_genes": int(g["gene_id"].nunique()),
+               "status_counts": {str(r): {str(k): int(v) for k, v in t["status"].value_counts().items()}
+                                 for r, t in g.groupby("readout", sort=True)},
+               "attribution": {"n_genes": int(g.loc[computed_rows, "gene_id"].nunique()),
+                               **({"selection": Path(selection).name} if selection is not None else {})},
+               "models": sorted({f"{m} (sha256 {s})" for m, s in zip(g["model"].fillna(""),
+                                                                          g["model_sha256"].fillna(""),
+                                                                          strict=True) if m}),
+               "readouts": summarize(g, d)}
+    if costs:
+        summary["cost"] = cost_totals(costs)
+    return g, d, summary
+
+
+#: Per-gene JSON files of the model steps and the step each stands for (cost accounting).
+COST_FILES = {".reference.json": "predict", ".ism.json": "ism", ".motifs.json": "motifs"}
+
+
+def cost_totals(items: Sequence[str | Path]) -> dict[str, Any]:
+    """Sum the ``cost`` of every per-gene JSON file (directories: their files named as in
+    :data:`COST_FILES`) per step: model_calls, sequences, forward_equivalents, genes; and the total."""
+    files: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            files += sorted(p for s in COST_FILES for p in item.glob(f"*{s}"))
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise SeqgxError(f"cost file or folder '{item}' does not exist; pass the predictions/ism folders")
+    steps: dict[str, dict[str, float]] = {}
+    for f in files:
+        step = next((s for suffix, s in COST_FILES.items() if f.name.endswith(suffix)), None)
+        if step is None:
+            continue
+        try:
+            cost = json.loads(f.read_text()).get("cost")
+        except (ValueError, OSError) as exc:
+            raise SeqgxError(f"cost file '{f}' is not readable JSON ({exc}); re-run its step") from None
+        if not cost:  # written by an older seqgx: no accounting
+            continue
+        total = steps.setdefault(step, {"genes": 0, "model_calls": 0, "sequences": 0,
+                                        "forward_equivalents": 0.0})
+        total["genes"] += int(cost.get("genes", 1))  # per-gene files; a batch file says how many
+        for k in ("model_calls", "sequences", "forward_equivalents"):
+            total[k] += cost.get(k, 0)
+    order = [s for s in dict.fromkeys(COST_FILES.values()) if s in steps]
+    out: dict[str, Any] = {s: steps[s] for s in order}
+    out["total_forward_equivalents"] = float(sum(v["forward_equivalents"] for v in steps.values()))
+    return out
+
+
+def _combine_phases(g: pd.DataFrame, ag: pd.DataFrame, ad: pd.DataFrame, chosen: pd.DataFrame,
+                    selection: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Phase-1 rows, with the phase-2 rows of the selected genes in their place."""
+    selected = set(chosen.loc[chosen["selected"], "gene_id"])
+    have = set(ag["gene_id"])
+    lost = sorted(selected - have)
+    if lost:
+        batch = chosen.set_index("gene_id").get("batch", pd.Series(dtype=str)).get(lost[0], "")
+        raise SeqgxError(f"gene '{lost[0]}' is selected in '{selection}' but has no attribution statistics"
+                         f"{f' (batch {batch})' if batch else ''}; re-run the attribution steps")
+    extra = sorted(have - selected)
+    if extra:
+        raise SeqgxError(f"gene '{extra[0]}' has attribution statistics but is not selected in "
+                         f"'{selection}'; pass the tables of this run's attribution batches only")
+    key1 = pd.MultiIndex.from_frame(g[["gene_id", "readout"]])
+    key2 = pd.MultiIndex.from_frame(ag[["gene_id", "readout"]])
+    pos = key1.get_indexer(key2)
+    if (pos < 0).any():
+        k = key2[int(np.flatnonzero(pos < 0)[0])]
+        raise SeqgxError(f"gene '{k[0]}' readout '{k[1]}' has attribution statistics but none from phase 1; "
+                         f"pass both phases of the same run")
+    for col in ("r", "null_p"):
+        a, b = g[col].to_numpy(dtype=float)[pos], ag[col].to_numpy(dtype=float)
+        differ = ~((np.isnan(a) & np.isnan(b)) | np.isclose(a, b, rtol=1e-7, atol=1e-12))
+        if differ.any():
+            k = key2[int(np.flatnonzero(differ)[0])]
+            raise SeqgxError(f"gene '{k[0]}' readout '{k[1]}': {col} differs between phase 1 and the "
+                             f"attribution phase ({a[differ][0]:.9g} vs {b[differ][0]:.9g}): its inputs "
+                             f"changed between the phases; re-run both")
+    out = g.copy()
+    for col in ag.columns:
+        if col in out.columns:
+            values = out[col].astype(object) if out[col].dtype != ag[col].dtype else out[col]
+            values.iloc[pos] = ag[col].to_numpy()
+            out[col] = values
+    status = np.full(len(out), "not_selected_for_attribution", dtype=object)
+    status[pos] = "computed"
+    out["attribution_status"] = status
+    for col in ATTRIBUTION_COLUMNS:  # never a value left from phase 1 where attribution did not run
+        out.loc[status != "computed", col] = np.nan
+    return out, ad.reset_index(drop=True)
+
+
+def _read_batches(genes: Sequence[str | Path], drivers: Sequence[str | Path] | None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[Path]]:
+    """The batch genes and drivers tables concatenated (each gene-readout once); the genes files."""
     gene_files = expand_inputs(genes, ".genes.tsv", "genes")
     gene_files = [p for p in gene_files if p.name != "genes.tsv"]  # a previous merge's output
     if not gene_files:
@@ -582,6 +748,9 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
     g = pd.concat(tables, ignore_index=True)
     if "readout_name" not in g:
         g.insert(g.columns.get_loc("readout") + 1, "readout_name", np.nan)
+    for c in ("grad_approx_r", "grad_ism_r"):  # tables of an older seqgx: not computed
+        if c not in g:
+            g[c] = np.nan
     g["readout_name"] = g["readout_name"].fillna(g["readout"])
     g["predixcan_source"] = g["predixcan_source"].fillna("")
     dtabs = [_read_batch_table(p, DRIVER_COLUMNS, "drivers table") for p in driver_files]
@@ -593,27 +762,7 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
     if len(d):
         d["is_main"] = _as_bool(d["is_main"])
         d["supported"] = _as_tristate(d["supported"])  # 1.0 / 0.0 / NaN, as summarize averages it
-        names = dict(zip(zip(g["gene_id"], g["readout"], strict=True), g["readout_name"], strict=True))
-        missing = d["readout_name"].isna()
-        keys = zip(d.loc[missing, "gene_id"], d.loc[missing, "readout"], strict=True)
-        d.loc[missing, "readout_name"] = [names.get(k, k[1]) for k in keys]
-    if annotation:
-        g = _annotate(g, annotation)
-    fdr = np.full(len(g), np.nan)
-    for _, idx in g.groupby("readout", sort=False).indices.items():
-        fdr[idx] = bh_fdr(g["null_p"].to_numpy(dtype=float)[idx])
-    g.insert(g.columns.get_loc("null_p") + 1, "fdr", fdr)
-    g.insert(g.columns.get_loc("fdr") + 1, "significant", significant(fdr, fdr_alpha))
-    extra = [c for c in g.columns if c not in MERGED_GENE_COLUMNS]
-    g = g[list(MERGED_GENE_COLUMNS) + extra]
-    summary = {"fdr_alpha": fdr_alpha, "n_batches": len(gene_files), "n_genes": int(g["gene_id"].nunique()),
-               "status_counts": {str(r): {str(k): int(v) for k, v in t["status"].value_counts().items()}
-                                 for r, t in g.groupby("readout", sort=True)},
-               "models": sorted({f"{m} (sha256 {s})" for m, s in zip(g["model"].fillna(""),
-                                                                          g["model_sha256"].fillna(""),
-                                                                          strict=True) if m}),
-               "readouts": summarize(g, d)}
-    return g, d, summary
+    return g, d, gene_files
 
 
 def _annotate(g: pd.DataFrame, annotation: str | Path) -> pd.DataFrame:

@@ -8,6 +8,7 @@ Pure, vectorised functions on numpy arrays (see ``docs/methods.md`` for every fo
 - :func:`bh_fdr` - Benjamini-Hochberg q-values across genes, NaN kept out of the count;
 - :func:`eqtl` - per-SNV OLS slope, two-sided p and R of expression on alt dosage (closed form);
 - :func:`linear_approximation` - per person sum of ISM x dosage, and its R with model and observation;
+  :func:`gradient_approximation` - the same built from gradient attributions, and their R with ISM;
 - :func:`forward_drivers` / :func:`driver_table` / :func:`driver_support` - driver SNVs by forward
   selection in |ISM| order, as published;
 - :func:`gene_statistics` - every genes.tsv field for one gene, with a ``status`` for degenerate genes;
@@ -47,7 +48,7 @@ DRIVER_ALPHA = 0.01
 #: Columns of genes.tsv that :func:`gene_statistics` fills, in output order.
 GENE_FIELDS = ("n_samples", "n_snvs", "obs_mean", "obs_sd", "pred_mean", "pred_sd", "r", "r_pvalue",
                "spearman", "null_mean", "null_sd", "null_draws", "null_t", "null_p", "approx_r",
-               "approx_obs_r", "n_drivers", "status")
+               "approx_obs_r", "grad_approx_r", "grad_ism_r", "n_drivers", "status")
 
 #: Columns of the table :func:`forward_drivers` returns.
 DRIVER_FIELDS = ("variant_index", "ism", "rank", "frac", "frac_increase", "driver_r", "driver_p",
@@ -376,6 +377,20 @@ def linear_approximation(ism: np.ndarray, dosage: np.ndarray) -> np.ndarray:
     return np.einsum("i,ij->j", ism, d, dtype=float)
 
 
+def gradient_approximation(grad: np.ndarray, ism: np.ndarray | None, dosage: np.ndarray,
+                           prediction: np.ndarray) -> tuple[float, float]:
+    """The linear approximation built from gradient attributions instead of ISM: (R(sum of grad x dosage,
+    prediction), R(grad, ISM) across SNVs). A NaN gradient counts as 0, as a NaN ISM does; no finite
+    gradient at all (a run without gradients) gives NaN for both, so does a missing ``ism`` for the second.
+    ``dosage`` and ``prediction`` must already be restricted to the samples the statistics use."""
+    g = np.asarray(grad, dtype=float).ravel()
+    if not np.isfinite(g).any():
+        return math.nan, math.nan
+    approx_r = pearson(linear_approximation(np.where(np.isfinite(g), g, 0.0), dosage), prediction)[0]
+    ism_r = pearson(g, np.asarray(ism, dtype=float).ravel())[0] if ism is not None else math.nan
+    return approx_r, ism_r
+
+
 def _empty_drivers() -> pd.DataFrame:
     dtypes = ("int64", "float64", "int64", "float64", "float64", "float64", "float64", "bool")
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(DRIVER_FIELDS, dtypes, strict=True)})
@@ -505,14 +520,16 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
                     ism: np.ndarray | None = None, null_test: str = "empirical",
                     n_draws: int | None = None, rng: np.random.Generator | int | None = None,
                     min_samples: int = 20, with_drivers: bool = False,
-                    distance_to_tss: np.ndarray | None = None,
+                    distance_to_tss: np.ndarray | None = None, grad: np.ndarray | None = None,
                     ) -> dict[str, Any] | tuple[dict[str, Any], pd.DataFrame]:
     """All genes.tsv statistics of one gene (fields :data:`GENE_FIELDS`).
 
     ``prediction``, ``observed``: (samples,), NaN where missing; ``dosage``: (SNVs, samples) alt dosage;
     ``ism``: (SNVs,) or None. Statistics use the samples where prediction, observation and every dosage
     are finite. ``null_test``: 'empirical' (default) or 'paper'; ``n_draws`` None: :func:`default_null_draws`.
-    ``null_t`` is always the published t statistic; ``null_p`` is the chosen test's p.
+    ``null_t`` is always the published t statistic; ``null_p`` is the chosen test's p. ``grad``: (SNVs,)
+    gradient attributions (first-order ISM) or None: ``grad_approx_r`` and ``grad_ism_r``
+    (:func:`gradient_approximation`).
 
     Integer dosage (the int8 of ``GeneHaplotypes.dosage``) is used without a float copy. ``rng``: a
     Generator or a seed; use :func:`gene_rng` (run seed, gene id) so a gene's null is reproducible.
@@ -581,6 +598,8 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
                 res["approx_r"] = pearson(approx, pred)[0]
                 res["approx_obs_r"] = pearson(approx, obs)[0]
             res["n_drivers"] = int(len(drivers))
+        if grad is not None:
+            res["grad_approx_r"], res["grad_ism_r"] = gradient_approximation(grad, ism, d, pred)
     if with_drivers:
         return res, driver_table(drivers, d, obs, distance_to_tss)
     return res

@@ -49,15 +49,7 @@ def run(args: argparse.Namespace) -> int:
     rset = ReadoutSet(predictor.readouts, predictor.bins, predictor.tracks)
     is_torch = isinstance(predictor.backend, TorchBackend)
     module = predictor.backend.module if is_torch else None
-    method = args.method
-    if method == "fast":
-        why = _fast_unavailable(args, module)
-        if why:
-            if not args.allow_full_forward:
-                raise SeqgxError(f"fast ISM is not possible: {why}; use --method full, or add "
-                                 f"--allow-full-forward to fall back to full-forward ISM")
-            log.warning("fast ISM is not possible (%s): using full-forward ISM as allowed", why)
-            method = "full"
+    method = attribution_method(args, module)
     if args.gradients and module is None:
         raise SeqgxError(f"--gradients needs the torch backend, but model '{args.model}' runs on "
                          f"{predictor.backend.name}; pass a torch model or drop --gradients")
@@ -65,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     batch = args.batch_size or (16 if str(device).startswith("cuda") else 4)
     t0 = time.perf_counter()
     summary = []
+    cost: dict[str, float] = {}
     for i, path in enumerate(args.haplotypes):
         gh = first if i == 0 else GeneHaplotypes.load(path)
         if gh.window_length != backend.seq_len:
@@ -74,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
             log.info("%s: no variants in the window; writing an empty ISM table", gh.gene_id)
         res = attribute_gene(gh, rset, method=method, module=module, outputs=predictor.outputs,
                              gradients=args.gradients, tss_window=args.tss_window, batch_size=batch,
-                             device=device, source=f"haplotypes file '{path}'")
+                             device=device, source=f"haplotypes file '{path}'",
+                             ensemble=len(predictor.augment))
+        cost = {k: cost.get(k, 0) + v for k, v in res.cost.items() if k != "fast_share"}
         write_result(res, gh, args.out, meta={"method": method, "model": backend.identity,
                                               "seqgx_version": __version__, "haplotypes_file": str(path)})
         summary.append({"gene_id": gh.gene_id, "n_variants": int(gh.n_variants),
@@ -83,8 +78,23 @@ def run(args: argparse.Namespace) -> int:
                  f" + {res.n_substitutions - gh.n_variants} saturation substitutions"
                  if res.saturation is not None else "", method, res.seconds)
     print(json.dumps({"genes": len(summary), "method": method, "seconds": round(time.perf_counter() - t0, 3),
-                      "model": backend.identity.get("source")}))
+                      "model": backend.identity.get("source"), "cost": cost}))
     return 0
+
+
+def attribution_method(args: argparse.Namespace, module: Any) -> str:
+    """'fast' or 'full': --method, falling back to full-forward ISM where fast ISM cannot run only when
+    --allow-full-forward allows it (else a one-line error saying why)."""
+    if args.method != "fast":
+        return args.method
+    why = _fast_unavailable(args, module)
+    if not why:
+        return "fast"
+    if not args.allow_full_forward:
+        raise SeqgxError(f"fast ISM is not possible: {why}; use --method full, or add "
+                         f"--allow-full-forward to fall back to full-forward ISM")
+    log.warning("fast ISM is not possible (%s): using full-forward ISM as allowed", why)
+    return "full"
 
 
 def _fast_unavailable(args: argparse.Namespace, module: Any) -> str:

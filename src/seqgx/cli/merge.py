@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from seqgx.params import PARAMS_BY_NAME
+
 NAME = "merge"
 HELP = ("Concatenate the batches' genes/drivers tables, add BH FDR per readout across all genes; write "
         "genes.tsv, drivers.tsv and summary.json")
@@ -17,15 +19,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="directory (or files) of <batch>.drivers.tsv (default: beside each genes table)")
     p.add_argument("--annotation", help="annotation (GTF, TSV or genes.tsv) whose gene_name, chrom, tss and "
                                         "strand replace the batches' (e.g. annotation contig names)")
-    p.add_argument("--fdr-alpha", type=float, default=0.05, help="significant: fdr < alpha (default 0.05)")
+    fdr_alpha = PARAMS_BY_NAME["fdr_alpha"].default
+    p.add_argument("--fdr-alpha", type=float, default=fdr_alpha,
+                   help=f"significant: fdr < alpha (default {fdr_alpha})")
+    p.add_argument("--attribution", nargs="*",
+                   help="two-phase run: directory (or files) of the attribution phase's <batch>.genes.tsv "
+                        "(drivers beside them); their rows replace --genes' (phase 1) for the genes "
+                        "--selection chose")
+    p.add_argument("--selection", help="attribution_genes.tsv of 'seqgx attribution-genes' (with "
+                                       "--attribution; copied beside the outputs)")
+    p.add_argument("--costs", nargs="+", metavar="DIR_OR_FILE",
+                   help="predictions and ism folders (or their *.reference.json, *.ism.json files): the "
+                        "model steps' cost, summed into summary.json")
+    p.add_argument("--motifs", nargs="+", metavar="DIR_OR_FILE",
+                   help="the batches' <batch>.driver_motifs.tsv (with seqlets and motif_snvs beside them) of "
+                        "'seqgx motifs': merged, tested for motif enrichment around the drivers, and "
+                        "summarised in summary.json")
     p.add_argument("--out", required=True, help="output directory")
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.analysis.assess import merge_tables, write_merged
+    import shutil
 
-    genes, drivers, summary = merge_tables(args.genes, args.drivers, args.annotation, args.fdr_alpha)
+    from seqgx.analysis.assess import merge_tables, write_merged
+    from seqgx.errors import SeqgxError
+    from seqgx.io import atomic_output
+
+    if args.attribution is not None and not args.selection:
+        raise SeqgxError("--attribution needs --selection (the attribution_genes.tsv that chose the genes)")
+    genes, drivers, summary = merge_tables(args.genes, args.drivers, args.annotation, args.fdr_alpha,
+                                           attribution=args.attribution, selection=args.selection,
+                                           costs=args.costs)
     paths = write_merged(genes, drivers, summary, args.out)
+    if args.motifs:
+        from seqgx.analysis.assess import write_json
+        from seqgx.analysis.motifs import run_enrichment
+
+        motifs, motif_paths = run_enrichment(args.motifs, args.out, genes=[paths[0]], alpha=args.fdr_alpha)
+        summary["motifs"] = motifs
+        write_json(summary, paths[2])
+        paths += motif_paths
+    if args.selection:
+        from pathlib import Path
+
+        target = Path(args.out) / "attribution_genes.tsv"
+        if Path(args.selection).resolve() != target.resolve():
+            with atomic_output(target) as tmp:
+                shutil.copyfile(args.selection, tmp)
+        paths.append(target)
     sig = {str(r): int(t["significant"].sum()) for r, t in genes.groupby("readout")}
     print(json.dumps({"genes": summary["n_genes"], "batches": summary["n_batches"], "significant": sig,
                       "outputs": [str(p) for p in paths]}))

@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
                                batch_size=args.batch_size or None, bins=bins,
                                tracks=range(len(backend.track_names)))
     summary = []
+    cost = {"model_calls": 0, "sequences": 0, "forward_equivalents": 0.0}
     t0 = time.perf_counter()
     for i, path in enumerate(args.haplotypes):
         gh = first if i == 0 else GeneHaplotypes.load(path)
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
                             deduplicate=not args.no_dedup, reference_tracks=ref_tracks)
         write_gene_outputs(args.out, gh, pred, predictor,
                            extra={"person_combine": args.person_combine, "haplotypes_file": str(path)})
+        cost = {k: cost[k] + pred.cost[k] for k in cost}
         summary.append({"gene_id": gh.gene_id, "n_distinct_haplotypes": pred.n_distinct,
                         "n_sample_haplotypes": pred.n_sample_haplotypes, "dedup_ratio": pred.dedup_ratio,
                         "seconds": round(pred.seconds, 3)})
@@ -128,5 +130,5 @@ def run(args: argparse.Namespace) -> int:
                  pred.n_distinct, pred.n_sample_haplotypes, pred.dedup_ratio, pred.seconds)
     elapsed = time.perf_counter() - t0
     print(json.dumps({"genes": len(summary), "seconds": round(elapsed, 3),
-                      "model": backend.identity.get("source")}))
+                      "model": backend.identity.get("source"), "cost": cost}))
     return 0

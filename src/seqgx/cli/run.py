@@ -56,9 +56,7 @@ def _summary(report: RunReport) -> dict | None:
 
 
 def _report_json(report: RunReport) -> dict:
-    return {"outdir": str(report.outdir),
-            "steps": [{"step": s.step, "skipped": s.skipped, "tasks": s.tasks, "seconds": s.seconds,
-                       "threads": s.threads} for s in report.steps],
+    return {"outdir": str(report.outdir), "steps": [s.as_json() for s in report.steps],
             "summary": _summary(report)}
 
 
@@ -66,9 +64,9 @@ def _report_text(report: RunReport) -> str:
     lines = []
     for s in report.steps:
         if s.skipped:
-            lines.append(f"{s.step:13s} done in an earlier run")
+            lines.append(f"{s.step:17s} done in an earlier run")
         else:
             threads = f", {s.threads} thread(s)" if s.threads else ""
-            lines.append(f"{s.step:13s} {s.tasks} task(s) in {s.seconds:.1f} s{threads}")
+            lines.append(f"{s.step:17s} {s.tasks} task(s) in {s.seconds:.1f} s{threads}")
     lines.append(f"results in {report.outdir}")
     return "\n".join(lines)

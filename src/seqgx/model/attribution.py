@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -568,18 +569,66 @@ class IsmResult:
     reference_values: np.ndarray | None = None  # (R,)
     n_substitutions: int = 0
     seconds: float = 0.0
+    cost: dict[str, float] = field(default_factory=dict)  # see attribution_cost
+
+
+#: A backward pass costs about two forwards (the usual estimate), so gradients cost ~3 forward-equivalents.
+GRADIENT_FORWARD_EQUIVALENTS = 3.0
+_FAST_SHARE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def fast_substitution_share(module: nn.Module) -> float:
+    """FLOPs of one fast-ISM substitution over those of one full forward (:func:`flop_counts`), counted
+    once per model object (one real forward of it); 1.0 where the model cannot be split."""
+    if module not in _FAST_SHARE:
+        try:
+            counts = flop_counts(module)
+            _FAST_SHARE[module] = counts["fast"] / counts["full"] if counts["full"] > 0 else 1.0
+        except SeqgxError:
+            _FAST_SHARE[module] = 1.0
+    return _FAST_SHARE[module]
+
+
+def attribution_cost(method: str, groups: Sequence[int], batch_size: int, *, fast_share: float = 1.0,
+                     ensemble: int = 1, gradients: bool = False) -> dict[str, float]:
+    """Model calls and forward-equivalents of one gene's attribution; ``groups``: the substitutions of
+    each batched pass (the SNVs, the saturation ISM), each run in batches of ``batch_size``.
+
+    fast: one full forward of the reference plus each substitution at ``fast_share`` of a forward;
+    full: the reference and every substituted sequence through the whole model, ``ensemble`` members
+    each; gradients add :data:`GRADIENT_FORWARD_EQUIVALENTS`."""
+    import math
+
+    n_substitutions = int(sum(groups))
+    if method == "fast":
+        calls = 1 + sum(math.ceil(n / batch_size) for n in groups)
+        sequences = 1
+        fe = 1.0 + n_substitutions * fast_share
+    else:
+        per_call = max(1, batch_size // ensemble)  # as Predictor.outputs batches sequences
+        calls = sum(math.ceil((1 + n) / per_call) for n in groups)
+        rows = (len(groups) + n_substitutions) * ensemble  # each pass has the reference as its last row
+        sequences = rows
+        fe = float(rows)
+    if gradients:
+        calls += 1
+        fe += GRADIENT_FORWARD_EQUIVALENTS
+    return {"model_calls": int(calls), "sequences": int(sequences), "substitutions": int(n_substitutions),
+            "fast_share": float(fast_share if method == "fast" else 1.0), "forward_equivalents": float(fe)}
 
 
 def attribute_gene(gene: Any, readouts: ReadoutSet, *, method: str = "fast", module: nn.Module | None = None,
                    outputs: Callable[[int, Callable[[np.ndarray], np.ndarray]], np.ndarray] | None = None,
                    gradients: bool = False, tss_window: int = 1000, batch_size: int = 8,
-                   device: str | torch.device = "cpu", source: str = "haplotypes") -> IsmResult:
+                   device: str | torch.device = "cpu", source: str = "haplotypes",
+                   ensemble: int = 1) -> IsmResult:
     """ISM per SNV (and optionally input gradients and saturation ISM around the TSS) of one gene.
 
     ``gene`` is a :class:`~seqgx.genome.personalize.GeneHaplotypes`. ``module``: a torch model whose
     outputs are laid out as ``readouts.bins`` x ``readouts.tracks`` (needed by ``method='fast'``
     and by gradients). ``outputs``: ``Predictor.outputs`` for ``method='full'`` (defaults to
-    running ``module``).
+    running ``module``). ``ensemble``: sequences per input of ``outputs`` (shifts x strands), for the
+    cost accounting of the full method.
     """
     t0 = time.perf_counter()
     variants = gene.variants.reset_index(drop=True)
@@ -639,6 +688,10 @@ def attribute_gene(gene: Any, readouts: ReadoutSet, *, method: str = "fast", mod
         table[f"grad_{name}"] = snv[:, k]
     result = IsmResult(gene.gene_id, table, readouts.names, method, grad_x_input=grad_track,
                        reference_values=ref_val[0], n_substitutions=n_var + len(sat_wi))
+    passes = [n_var, len(sat_wi)] if len(sat_wi) else [n_var]
+    result.cost = attribution_cost(method, passes, batch_size, gradients=gradients,
+                                   fast_share=fast_substitution_share(module) if method == "fast" else 1.0,
+                                   ensemble=ensemble)
     if sat_out is not None and sat_pos is not None:
         result.saturation_positions = sat_pos
         result.saturation = saturation_matrix(sat_pos, sat_wi, sat_alt, readouts.compute(sat_out) - ref_val)
@@ -654,7 +707,8 @@ def write_result(result: IsmResult, gene: Any, out_dir: str | Path, meta: dict |
     info = out / f"{gene.gene_id}.ism.json"
     with atomic_output(info) as tmp:
         tmp.write_text(json.dumps({"gene_id": str(gene.gene_id), "readouts": list(result.readouts),
-                                   "n_variants": int(gene.n_variants), "seconds": round(result.seconds, 3),
+                                   "n_variants": int(gene.n_variants), "cost": result.cost,
+                                   "seconds": round(result.seconds, 3),
                                    **(meta or {})}, indent=1, default=str) + "\n")
     paths.append(info)
     tsv = out / f"{gene.gene_id}.ism.tsv"

@@ -338,7 +338,8 @@ class Predictor:
         self.batch_size = int(batch_size) if batch_size else backend.default_batch_size()
         if self.batch_size < 1:
             raise SeqgxError(f"batch size must be >= 1 (or 0 for automatic), got {batch_size}")
-        self.n_model_rows = 0
+        self.n_model_rows = 0  # sequences through the model (ensemble members counted): cost accounting
+        self.n_model_calls = 0  # backend.run calls (batches)
 
     @property
     def readout_names(self) -> list[str]:
@@ -359,6 +360,7 @@ class Predictor:
             bs = self.batch_size
             try:
                 out.append(self.backend.run(x[i:i + bs]))
+                self.n_model_calls += 1
             except Exception as exc:
                 if not self.backend.is_oom(exc):
                     raise
@@ -440,6 +442,7 @@ class GenePrediction:
     seconds: float
     reference_tracks: np.ndarray | None = None  # (len(bins), n_tracks) for the reference
     reference_track_bins: list[int] = field(default_factory=list)
+    cost: dict[str, float] = field(default_factory=dict)  # model_calls, sequences, forward_equivalents
 
 
 def predict_gene_arrays(predictor: Predictor, reference: np.ndarray,
@@ -454,6 +457,7 @@ def predict_gene_arrays(predictor: Predictor, reference: np.ndarray,
     ``deduplicate=False`` every sample-haplotype is predicted separately (same values, more work).
     """
     t0 = time.perf_counter()
+    counters = [(p, p.n_model_calls, p.n_model_rows) for p in (predictor, reference_tracks) if p is not None]
     reference = np.asarray(reference, dtype=np.uint8)
     hap_index = np.asarray(hap_index)
     n_sh = int(hap_index.size)
@@ -491,10 +495,14 @@ def predict_gene_arrays(predictor: Predictor, reference: np.ndarray,
         ref_tracks = full[[reference_tracks.bin_pos[b] for b in reference_tracks.report_bins]]
     ratio = n_sh / n_distinct if n_distinct else float("nan")
     log.info("%d sample-haplotypes, %d distinct: deduplication ratio %.2f", n_sh, n_distinct, ratio)
+    calls = sum(p.n_model_calls - c for p, c, _ in counters)
+    rows = sum(p.n_model_rows - r for p, _, r in counters)
+    # Every row is one whole window through the whole model: one forward-equivalent each.
+    cost = {"model_calls": calls, "sequences": rows, "forward_equivalents": float(rows)}
     return GenePrediction(predictor.readout_names, ref_values, distinct, haps,
                           combine_person(haps, person_combine), n_distinct, n_sh, ratio, n_rows,
                           time.perf_counter() - t0, ref_tracks,
-                          list(reference_tracks.report_bins) if reference_tracks is not None else [])
+                          list(reference_tracks.report_bins) if reference_tracks is not None else [], cost)
 
 
 def predict_gene(predictor: Predictor, gh: Any, *, person_combine: str = "sum", deduplicate: bool = True,
@@ -540,7 +548,7 @@ def write_gene_outputs(out_dir: str | os.PathLike, gh: Any, pred: GenePrediction
         "n_samples": int(len(gh.samples)), "n_variants": int(gh.n_variants),
         "n_sample_haplotypes": pred.n_sample_haplotypes, "n_distinct_haplotypes": pred.n_distinct,
         "dedup_ratio": pred.dedup_ratio, "n_sequences_predicted": pred.n_sequences_predicted,
-        "seconds": round(pred.seconds, 3), "seqgx_version": __version__, **(extra or {}),
+        "cost": pred.cost, "seconds": round(pred.seconds, 3), "seqgx_version": __version__, **(extra or {}),
     }
     path = out_dir / f"{gh.gene_id}.reference.json"
     with atomic_output(path) as tmp:

@@ -79,6 +79,10 @@ def schemaProblems(Map values, schemaFile) {
             problems << "--${name} must be of type ${prop.type}, got '${value}'"
             return
         }
+        if (prop.minLength && value.toString().length() < prop.minLength) {
+            problems << "--${name} is empty: give a value or leave it out for the default"
+            return
+        }
         if (prop['enum'] && !(value.toString() in prop['enum'])) {
             problems << "--${name} must be one of ${prop['enum'].join(', ')}, got '${value}'"
         }
@@ -178,4 +182,10 @@ def batchVcfContig(batch) {
 /* check/vcfs.tsv of `seqgx check-inputs` as a map: VCF contig -> file name. */
 def vcfFileOfContig(table) {
     return table.splitCsv(header: true, sep: '\t').collectEntries { [(it.vcf_contig): file(it.vcf).name] }
+}
+
+/* The gene id of a per-gene file (<gene_id>.haplotypes.npz, .predictions.tsv, .reference.json, ...):
+ * gene ids hold dots (versions), so the known suffixes are removed, not everything after a dot. */
+def geneOf(path) {
+    return path.name.replaceFirst(/\.(haplotypes\.npz|predictions\.tsv|reference\.json|reference_tracks\.tsv)$/, '')
 }

@@ -1,0 +1,55 @@
+process MOTIFS {
+    tag "${batch_id}"
+    label 'process_gpu'
+
+    input:
+    // A phase-2 batch: its genes' haplotypes, ISM tables and TSS saturation ISM, and the drivers and
+    // statistics ATTRIBUTION_STATS wrote for it
+    tuple val(batch_id), path(haplotypes), path(ism), path(drivers), path(genes)
+    path model_file         // torch weights (fast ISM), or the .onnx file when there are none; [] for 'oracle'
+    path hparams_file       // [] unless params.hparams names a JSON file
+    path finetuned_weights  // [] when not given
+    path track_names        // [] when not given
+
+    output:
+    path "motifs/${batch_id}.driver_motifs.tsv",        emit: driver_motifs
+    path "motifs/${batch_id}.{seqlets,motif_snvs}.tsv", emit: tables   // read beside driver_motifs
+    path "motifs/${batch_id}.motifs.json",              emit: info     // the model cost
+    path 'motifs/*.driver_ism.npz', optional: true,     emit: driver_ism
+    path 'versions.yml',                                emit: versions
+
+    script:
+    def args     = task.ext.args ?: ''   // the model and readout flags shared with PREDICT and ISM
+    def model    = model_file ?: params.model
+    def onnx     = model.toString().endsWith('.onnx')
+    def backend  = onnx ? 'onnx' : (params.backend == 'onnx' ? 'torch' : params.backend)
+    def method   = onnx ? '--method full --allow-full-forward' : "--method ${params.ism_method}"
+    def hparams  = hparams_file ? "--hparams ${hparams_file}" : (params.hparams ? "--hparams '${params.hparams}'" : '')
+    def weights  = finetuned_weights ? "--finetuned-weights ${finetuned_weights}" : ''
+    def names    = track_names ? "--track-names ${track_names}" : ''
+    def alldrv   = params.all_drivers ? '--all-drivers' : ''
+    def seqlet   = params.seqlet_threshold != null ? "--seqlet-threshold ${params.seqlet_threshold}" : ''
+    """
+    seqgx motifs \\
+        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${args} \\
+        --backend ${backend} ${method} --ism ${ism} --drivers ${drivers} --genes ${genes} \\
+        --motif-scale ${params.motif_scale} ${alldrv} --driver-flank ${params.driver_flank} \\
+        --motif-window ${params.motif_window} ${seqlet} --seqlet-min-length ${params.seqlet_min_length} \\
+        --batch-name ${batch_id} --threads ${task.cpus} --out motifs
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        seqgx: \$(seqgx --version | sed 's/seqgx //')
+        memelite: \$(python -c 'import importlib.metadata as m; print(m.version("memelite"))')
+        pyjaspar: \$(python -c 'import importlib.metadata as m; print(m.version("pyjaspar"))')
+    END_VERSIONS
+    """
+
+    stub:
+    """
+    mkdir -p motifs
+    touch motifs/${batch_id}.driver_motifs.tsv motifs/${batch_id}.seqlets.tsv motifs/${batch_id}.motif_snvs.tsv
+    echo '{}' > motifs/${batch_id}.motifs.json
+    printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
+    """
+}

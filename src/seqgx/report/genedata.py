@@ -1,0 +1,281 @@
+"""The compact per-gene data the report's gene pages plot, written by `seqgx stats` beside its tables.
+
+`seqgx stats` has every input of a gene in memory (haplotypes, predictions, ISM, expression);
+:func:`gene_record` keeps what the gene pages plot: per person the prediction of every readout, the
+observation and the main driver's dosage; per SNV its position, allele frequency, carrier fraction,
+ISM and gradient per readout, eQTL slope and p; the forward-selection curve per readout; and the counts
+the run's QC shows (records skipped by personalize, distinct haplotypes). :func:`write_genedata` stores a
+batch's records as ``<batch>.genedata.npz``; :class:`GeneDataStore` reads those files back, one gene at a
+time, so the report never opens a haplotypes file. Layout in ``docs/formats.md`` ("seqgx stats").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqgx.errors import SeqgxError
+from seqgx.io import atomic_output
+
+FORMAT_VERSION = 1
+SUFFIX = ".genedata.npz"
+#: Key of ``genes.attrs`` that carries a batch's records from ``assess_batch`` to ``write_batch``.
+ATTR = "seqgx_genedata"
+
+
+class GeneDataBatch(list):
+    """The records of one batch (a list of :func:`gene_record` dicts). Kept in ``DataFrame.attrs``, which
+    pandas deep-copies on every operation: copying returns the same object, the records are read-only."""
+
+    def __deepcopy__(self, memo: dict) -> GeneDataBatch:
+        return self
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def forward_curve(ism: np.ndarray, dosage: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """Forward selection in |ISM| order (``docs/methods.md``, "Driver SNVs"): frac_i = R(a_i, prediction)
+    / R(a_V, prediction) for i = 1..V, a_i the sum of ISM x dosage over the first i SNVs. An undefined
+    prefix R counts as 0; all NaN when R(a_V, prediction) is 0 or undefined. Inputs already restricted to
+    the samples the statistics use; a NaN ISM counts as 0."""
+    ism = np.nan_to_num(np.asarray(ism, dtype=float), nan=0.0)
+    d = np.asarray(dosage)
+    pred = np.asarray(prediction, dtype=float)
+    v = d.shape[0]
+    if v == 0 or pred.shape[0] < 3:
+        return np.full(v, np.nan)
+    order = np.argsort(-np.abs(ism), kind="stable")
+    terms = d[order] - d[order].mean(axis=1, dtype=float, keepdims=True)
+    terms *= ism[order, None]
+    pc = pred - pred.mean()
+    pn = float(np.sqrt(pc @ pc))
+    cov = np.cumsum(np.einsum("ij,j->i", terms, pc))
+    own_ss = np.cumsum(np.einsum("ij,ij->i", terms, terms))
+    np.cumsum(terms, axis=0, out=terms)
+    ss = np.einsum("ij,ij->i", terms, terms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(ss > 1e-20 * own_ss, cov / (np.sqrt(ss) * pn), np.nan)
+    r = np.clip(r, -1.0, 1.0)
+    if not pn > 0 or not np.isfinite(r[-1]) or r[-1] == 0:
+        return np.full(v, np.nan)
+    return np.where(np.isfinite(r), r / r[-1], 0.0)
+
+
+def gene_record(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: np.ndarray | None,
+                ism: dict[str, np.ndarray] | None, grads: dict[str, np.ndarray] | None,
+                drivers: pd.DataFrame, reference_json: Path | None = None) -> dict[str, Any]:
+    """What the gene pages plot for one gene (arrays in the haplotypes' sample and variant order).
+
+    ``person`` (S, R) predictions; ``observed`` (S,) or None; ``ism`` / ``grads``: readout -> (V,);
+    ``drivers``: the gene's rows of drivers.tsv (their ``is_main`` picks the main driver per readout)."""
+    from seqgx.analysis.stats import eqtl
+
+    s, v, n_r = int(gh.n_samples), int(gh.n_variants), len(readouts)
+    obs = np.full(s, np.nan) if observed is None else np.asarray(observed, dtype=float)
+    dosage = np.asarray(gh.dosage)
+    ok = np.isfinite(obs)
+    if v and ok.sum() >= 3:
+        slope, p, _ = eqtl(dosage[:, ok], obs[ok])
+    else:
+        slope, p = np.full(v, np.nan), np.full(v, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        carriers = (dosage[:, ok] > 0).sum(axis=1) / ok.sum() if v else np.zeros(0)
+    ism_m = np.full((v, n_r), np.nan)
+    grad_m = np.full((v, n_r), np.nan)
+    frac_m = np.full((v, n_r), np.nan)
+    main = np.full((s, n_r), -1, dtype=np.int8)
+    vid = gh.variants["variant_id"].astype(str).tolist()
+    index = {x: i for i, x in enumerate(vid)}
+    for k, readout in enumerate(readouts):
+        if ism and readout in ism:
+            ism_m[:, k] = ism[readout]
+            keep = ok & np.isfinite(person[:, k])
+            frac_m[:, k] = forward_curve(ism[readout], dosage[:, keep], person[keep, k])
+        if grads and readout in grads:
+            grad_m[:, k] = grads[readout]
+        if len(drivers):
+            hit = drivers[(drivers["readout"] == readout) & drivers["is_main"].astype(bool)]
+            if len(hit) and str(hit["variant_id"].iloc[0]) in index:
+                main[:, k] = dosage[index[str(hit["variant_id"].iloc[0])]]
+    ref = _json(reference_json) if reference_json is not None else {}
+    reference = ref.get("reference") or {}
+    return {
+        "gene_id": str(gh.gene_id), "gene_name": str(gh.gene_name), "chrom": str(gh.chrom),
+        "strand": str(gh.strand), "tss": int(gh.tss), "window_start": int(gh.window_start),
+        "window_length": int(gh.window_length), "readouts": [str(r) for r in readouts],
+        "reference": [float(reference.get(r, math.nan)) for r in readouts],
+        "n_distinct_haplotypes": int(gh.n_distinct),
+        "dedup_ratio": 2 * s / gh.n_distinct if gh.n_distinct else math.nan,
+        "counts": dict(gh.counts),
+        "samples": [str(x) for x in gh.samples], "observed": obs, "prediction": np.asarray(person, float),
+        "main_dosage": main, "pos": gh.variants["pos"].to_numpy(np.int64),
+        "ref": gh.variants["ref"].astype(str).to_numpy(), "alt": gh.variants["alt"].astype(str).to_numpy(),
+        "allele_frequency": gh.variants["allele_frequency"].to_numpy(float), "carrier_fraction": carriers,
+        "eqtl_slope": slope, "eqtl_p": p, "ism": ism_m, "gradient": grad_m, "forward_frac": frac_m,
+    }
+
+
+def _union(lists: Sequence[Sequence[str]]) -> list[str]:
+    return list(dict.fromkeys(x for items in lists for x in items))
+
+
+def write_genedata(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """A batch's :func:`gene_record`\\ s as one ``.npz`` (numbers and fixed-width strings only, so
+    ``np.load(path, allow_pickle=False)`` reads it). Genes' people and SNVs are concatenated; gene g owns
+    rows ``sample_offsets[g]:sample_offsets[g + 1]`` and ``variant_offsets[g]:variant_offsets[g + 1]``."""
+    readouts = _union([r["readouts"] for r in records])
+    samples = _union([r["samples"] for r in records])
+    count_names = _union([list(r["counts"]) for r in records])
+    col = {r: i for i, r in enumerate(readouts)}
+    srow = {x: i for i, x in enumerate(samples)}
+    n_r = len(readouts)
+
+    def wide(rec: dict[str, Any], key: str, fill: float, dtype: Any) -> np.ndarray:
+        src = np.asarray(rec[key])
+        out = np.full((src.shape[0], n_r), fill, dtype=dtype)
+        out[:, [col[r] for r in rec["readouts"]]] = src
+        return out
+
+    def cat(key: str, dtype: Any) -> np.ndarray:
+        parts = [np.asarray(r[key], dtype=dtype) for r in records]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    def cat_wide(key: str, fill: float, dtype: Any) -> np.ndarray:
+        parts = [wide(r, key, fill, dtype) for r in records]
+        return np.concatenate(parts) if parts else np.zeros((0, n_r), dtype)
+
+    reference = np.full((len(records), n_r), np.nan)
+    for g, r in enumerate(records):
+        reference[g, [col[x] for x in r["readouts"]]] = r["reference"]
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.int64(FORMAT_VERSION),
+        **{k: np.array([str(r[k]) for r in records], dtype=str) for k in ("gene_id", "gene_name", "chrom",
+                                                                          "strand")},
+        **{k: np.array([r[k] for r in records], dtype=np.int64) for k in ("tss", "window_start",
+                                                                          "window_length",
+                                                                          "n_distinct_haplotypes")},
+        "dedup_ratio": np.array([r["dedup_ratio"] for r in records], dtype=float),
+        "readouts": np.array(readouts, dtype=str), "reference": reference,
+        "count_names": np.array(count_names, dtype=str),
+        "count_values": np.array([[r["counts"].get(c, 0) for c in count_names] for r in records],
+                                 dtype=np.int64).reshape(len(records), len(count_names)),
+        "samples": np.array(samples, dtype=str),
+        "sample_offsets": np.cumsum([0] + [len(r["samples"]) for r in records]).astype(np.int64),
+        "sample_index": np.array([srow[x] for r in records for x in r["samples"]], dtype=np.int32),
+        "observed": cat("observed", np.float32),
+        "prediction": cat_wide("prediction", np.nan, np.float32),
+        "main_dosage": cat_wide("main_dosage", -1, np.int8),
+        "variant_offsets": np.cumsum([0] + [len(r["pos"]) for r in records]).astype(np.int64),
+        "pos": cat("pos", np.int64), "ref": cat("ref", "<U1"), "alt": cat("alt", "<U1"),
+        **{k: cat(k, np.float32) for k in ("allele_frequency", "carrier_fraction", "eqtl_slope", "eqtl_p")},
+        **{k: cat_wide(k, np.nan, np.float32) for k in ("ism", "gradient", "forward_frac")},
+    }
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return path
+
+
+@dataclass
+class GeneData:
+    """One gene's report data read back (people: P, SNVs: V, readouts: R)."""
+
+    gene_id: str
+    gene_name: str
+    chrom: str
+    strand: str
+    tss: int
+    window_start: int
+    window_length: int
+    readouts: list[str]
+    samples: np.ndarray  # (P,) VCF sample ids
+    observed: np.ndarray  # (P,)
+    prediction: np.ndarray  # (P, R)
+    main_dosage: np.ndarray  # (P, R) int8, -1: no main driver
+    snvs: pd.DataFrame  # pos, ref, alt, allele_frequency, carrier_fraction, eqtl_slope, eqtl_p, distance
+    ism: np.ndarray  # (V, R)
+    gradient: np.ndarray  # (V, R)
+    forward_frac: np.ndarray  # (V, R): row i = after the first i + 1 SNVs in |ISM| order
+
+    def readout_index(self, readout: str) -> int | None:
+        return self.readouts.index(readout) if readout in self.readouts else None
+
+
+class GeneDataStore:
+    """Every ``<batch>.genedata.npz`` of a run: which gene is where, the per-gene QC figures of all genes,
+    and one gene's :class:`GeneData` on demand (only that file's arrays are decompressed). A gene in
+    several files is read from the last (a two-phase run's attribution/stats after stats)."""
+
+    def __init__(self, paths: Sequence[str | Path]):
+        self.paths = [Path(p) for p in paths]
+        self.where: dict[str, tuple[int, int]] = {}
+        self._open: dict[int, Any] = {}
+        rows: list[pd.DataFrame] = []
+        for i in range(len(self.paths)):
+            z = self._load(i)
+            ids = [str(x) for x in z["gene_id"]]
+            for g, gid in enumerate(ids):
+                self.where[gid] = (i, g)  # a later file wins (phase 2's data, with ISM, after phase 1's)
+            t = pd.DataFrame({"gene_id": ids, "window_length": z["window_length"],
+                              "dedup_ratio": z["dedup_ratio"],
+                              "n_distinct_haplotypes": z["n_distinct_haplotypes"]})
+            counts = pd.DataFrame(z["count_values"], columns=[str(c) for c in z["count_names"]])
+            ref = pd.DataFrame(z["reference"], columns=[f"reference:{r}" for r in z["readouts"]])
+            rows.append(pd.concat([t, counts, ref], axis=1))
+            self._open.pop(i, None)  # keep at most the files a page needs open
+        #: one row per gene: window_length, dedup_ratio, n_distinct_haplotypes, personalize counts,
+        #: ``reference:<readout>``
+        self.genes = (pd.concat(rows, ignore_index=True).drop_duplicates("gene_id", keep="last")
+                      if rows else pd.DataFrame(columns=["gene_id"]))
+
+    def _load(self, i: int) -> Any:
+        if i not in self._open:
+            try:
+                z = np.load(self.paths[i], allow_pickle=False)
+                version = int(z["format_version"])
+                if version > FORMAT_VERSION:
+                    raise SeqgxError(f"gene data '{self.paths[i]}' has format version {version}, newer than "
+                                     f"this seqgx reads ({FORMAT_VERSION}); update seqgx")
+            except (OSError, ValueError, KeyError) as exc:
+                raise SeqgxError(f"gene data '{self.paths[i]}' cannot be read ({exc}); re-run 'seqgx stats' "
+                                 f"for its batch") from None
+            self._open = {i: z}
+        return self._open[i]
+
+    def __contains__(self, gene_id: object) -> bool:
+        return gene_id in self.where
+
+    def get(self, gene_id: str) -> GeneData | None:
+        if gene_id not in self.where:
+            return None
+        i, g = self.where[gene_id]
+        z = self._load(i)
+        so, vo = z["sample_offsets"], z["variant_offsets"]
+        s0, s1, v0, v1 = int(so[g]), int(so[g + 1]), int(vo[g]), int(vo[g + 1])
+        tss, strand = int(z["tss"][g]), str(z["strand"][g])
+        pos = z["pos"][v0:v1]
+        snvs = pd.DataFrame({"pos": pos, "ref": z["ref"][v0:v1], "alt": z["alt"][v0:v1],
+                             "allele_frequency": z["allele_frequency"][v0:v1],
+                             "carrier_fraction": z["carrier_fraction"][v0:v1],
+                             "eqtl_slope": z["eqtl_slope"][v0:v1], "eqtl_p": z["eqtl_p"][v0:v1],
+                             "distance_to_tss": (tss - pos) if strand == "-" else (pos - tss)})
+        return GeneData(gene_id=gene_id, gene_name=str(z["gene_name"][g]), chrom=str(z["chrom"][g]),
+                        strand=strand, tss=tss, window_start=int(z["window_start"][g]),
+                        window_length=int(z["window_length"][g]),
+                        readouts=[str(r) for r in z["readouts"]],
+                        samples=z["samples"][z["sample_index"][s0:s1]], observed=z["observed"][s0:s1],
+                        prediction=z["prediction"][s0:s1], main_dosage=z["main_dosage"][s0:s1],
+                        snvs=snvs, ism=z["ism"][v0:v1], gradient=z["gradient"][v0:v1],
+                        forward_frac=z["forward_frac"][v0:v1])
