@@ -93,3 +93,19 @@ def test_merge_takes_exactly_the_current_batches(finished: Path, tmp_path: Path)
     record["steps_done"].remove("merge")
     record_file.write_text(json.dumps(record))
     assert_one_line_error(run_cli("run", str(_params(tmp_path))), "chr2_1.genes.tsv", "is missing")
+
+
+def test_overwrite_removes_nested_step_folders(tmp_path: Path) -> None:
+    """--overwrite replaces a finished two-phase run: attribution/ and the attribution/stats/ inside it
+    (two steps' outputs, one within the other) go once, without an error for the second."""
+    from seqgx.runinfo import claim_outdir
+
+    out = tmp_path / "results"
+    for folder in ("attribution/stats", "attribution/batches", "stats", "report/genes"):
+        (out / folder).mkdir(parents=True)
+        (out / folder / "x.tsv").write_text("x\n")
+    (out / "pipeline_info").mkdir()
+    (out / "pipeline_info" / "run.json").write_text('{"configuration": {}, "steps_done": []}')
+    record = claim_outdir(out, {"outdir": str(out)}, overwrite=True)
+    assert record.steps_done == []
+    assert not any((out / d).exists() for d in ("attribution", "stats", "report"))

@@ -129,7 +129,8 @@ def claim_outdir(out: Path, params: dict[str, Any], overwrite: bool = False) -> 
             return RunRecord(out, config, list(old.get("steps_done", [])),
                              list(old.get("steps_without_tasks", [])))
     for folder in present:
-        shutil.rmtree(out / folder)
+        if (out / folder).exists():  # a nested step folder (attribution/stats) goes with its parent
+            shutil.rmtree(out / folder)
     record_file.unlink(missing_ok=True)
     record = RunRecord(out, config)
     record.save()
