@@ -473,6 +473,9 @@ def pipeline_params(test: NfTest, output_dir: Path) -> dict:
 
 def _environment(home: Path) -> dict[str, str]:
     """Nextflow offline, with the seqgx of the Python running this script first on PATH."""
+    # Made here, not by Nextflow: parallel launches race to create it, and the loser exits 1
+    # ("Cannot create path ... check file system access permission"; seen in CI).
+    home.mkdir(parents=True, exist_ok=True)
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "SEQGX_NO_PLUGINS": "true", "NXF_OFFLINE": "true", "NXF_ANSI_LOG": "false",
             "NXF_HOME": str(home), "NXF_DISABLE_CHECK_LATEST": "true"}
