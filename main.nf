@@ -30,7 +30,15 @@ workflow {
     fasta      = Channel.value([fasta_path, indexOf(fasta_path, ['.fai'])])
     vcfs       = cohortVcfs(params.vcf.toString())   // [[vcf, index], ...]
     annotation = Channel.value(file(params.annotation, checkIfExists: true))
+    if (params.tissues) {
+        // The tissue loop (one prediction pass, STATS/MERGE/REPORT per tissue) runs under `seqgx run`;
+        // refused here rather than run as one tissue.
+        error("--tissues: a tissues samplesheet runs with 'seqgx run PARAMS' in this release; for Nextflow give " +
+              "one tissue as --expression (and --covariates) per run")
+    }
     expression = Channel.value(file(params.expression, checkIfExists: true))
+    covariates = Channel.value(optionalFile(params.covariates))
+    finemapped = Channel.value(optionalFile(params.finemapped))
     sample_map = Channel.value(optionalFile(params.sample_map))
     gene_list  = Channel.value(optionalFile(params.gene_list))
     // hparams: JSON text is passed as is, a JSON file is staged.
@@ -73,7 +81,7 @@ workflow {
                                             : model_staged
 
     CHECK_INPUTS(fasta, Channel.value(vcfs.collect { it[0] }), Channel.value(vcfs.collect { it[1] }),
-                 annotation, expression, sample_map, gene_list)
+                 annotation, expression, sample_map, gene_list, covariates)
     GENES(annotation, expression, gene_list, CHECK_INPUTS.out.contigs)
 
     // Each batch holds one chromosome's genes: its task stages only that chromosome's VCF (any file
@@ -97,7 +105,7 @@ workflow {
         .join(PREDICT.out.predictions)
         .map { id, haplotypes, predictions -> [id, haplotypes, predictions, []] }
         .join(batch_vcf)
-    STATS(per_batch, expression, predictdb)
+    STATS(per_batch, expression, predictdb, covariates, finemapped)
     // Sorted by file name (the batch), so collected inputs, and so the tables, come in the same order in
     // every run, and -resume finds them unchanged and reuses the task.
     def by_name = { a, b -> a.name <=> b.name }
@@ -135,7 +143,7 @@ workflow {
         : attribution_batches.map { batch -> [batch.baseName, [], []] }
     ATTRIBUTION_STATS(
         attribution_haplotypes.join(attribution_predictions).join(ISM.out.ism).join(attribution_vcf),
-        expression, predictdb)
+        expression, predictdb, covariates, finemapped)
 
     // Motifs around the selected genes' drivers (needs the TSS saturation ISM: tss_window > 0).
     if (params.motifs && params.tss_window > 0) {
@@ -162,7 +170,7 @@ workflow {
           ATTRIBUTION_STATS.out.genes.collect(sort: by_name).ifEmpty([]),
           ATTRIBUTION_STATS.out.drivers.collect(sort: by_name).ifEmpty([]),
           ATTRIBUTION_GENES.out.selection, cost_files.collect(sort: by_name).ifEmpty([]),
-          motif_tables.collect(sort: by_name).ifEmpty([]), GENES.out.genes)
+          motif_tables.collect(sort: by_name).ifEmpty([]), GENES.out.genes, finemapped)
 
     // The report: the merged tables, the gene pages' compact data, the selected genes' attribution files.
     run_params = Channel.value(groovy.json.JsonOutput.toJson(params)).collectFile(name: 'params.json')

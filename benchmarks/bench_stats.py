@@ -9,7 +9,12 @@ Two ways to use 2 cores are timed: ``--workers 1`` (one process, BLAS and the we
 and ``--workers 2`` (two processes, single-threaded BLAS each, genes split between them - how a pipeline
 with one task per core runs).
 
+``--covariates K`` draws K random covariates (one set per cohort, as a tissue's covariate file) and passes
+them: every statistic is then a partial correlation on them (residualised prediction, observation and
+dosage; see docs/methods.md, "Covariates: partial correlation"), the all-SNV eQTL too.
+
     python benchmarks/bench_stats.py --genes 100 --workers 2
+    python benchmarks/bench_stats.py --genes 300 --workers 2 --covariates 60
 """
 
 from __future__ import annotations
@@ -41,10 +46,18 @@ def synthetic_gene(g: int, seed: int, n_snv: int, n_samples: int) -> tuple:
     return dosage, ism, pred, obs
 
 
+def synthetic_covariates(seed: int, n_samples: int, k: int) -> np.ndarray | None:
+    """K covariates for the cohort (PCs / PEER-like: continuous, unit variance); None for K = 0."""
+    if k <= 0:
+        return None
+    return np.random.default_rng([seed, 2]).normal(size=(n_samples, k))
+
+
 def analyse(job: tuple) -> tuple:
     """All statistics of a range of genes; returns rows, driver tables and (wall, CPU) seconds spent on
     statistics only (data generation excluded)."""
-    genes, seed, n_snv, n_samples, draws, blas_threads = job
+    genes, seed, n_snv, n_samples, draws, n_cov, blas_threads = job
+    cov = synthetic_covariates(seed, n_samples, n_cov)
     rows, tables = [], []
     wall = cpu = 0.0
     with threadpool_limits(blas_threads):
@@ -52,8 +65,13 @@ def analyse(job: tuple) -> tuple:
             d, ism, pred, obs = synthetic_gene(g, seed, n_snv, n_samples)
             t0, c0 = time.perf_counter(), time.process_time()
             res, dr = stats.gene_statistics(pred, obs, d, ism=ism, n_draws=draws,
-                                            rng=stats.gene_rng(seed, f"G{g}"), with_drivers=True)
-            stats.eqtl(d, obs)  # every SNV's eQTL (the drivers' eQTL is already in dr)
+                                            rng=stats.gene_rng(seed, f"G{g}"), with_drivers=True,
+                                            covariates=cov)
+            # every SNV's eQTL (the drivers' eQTL is already in dr); with covariates on residuals
+            if cov is None:
+                stats.eqtl(d, obs)
+            else:
+                stats.eqtl(stats.residualize(d, cov), stats.residualize(obs, cov), n_covariates=n_cov)
             wall += time.perf_counter() - t0
             cpu += time.process_time() - c0
             rows.append({"gene_id": f"G{g}", "readout": "cage", **res})
@@ -64,6 +82,7 @@ def analyse(job: tuple) -> tuple:
 def kernels(args: argparse.Namespace) -> None:
     """Per-gene cost of the parts, in this process with BLAS on all cores."""
     d, ism, pred, obs = synthetic_gene(0, args.seed, args.snvs, args.samples)
+    cov = synthetic_covariates(args.seed, args.samples, args.covariates)
 
     def timed(label: str, fn, reps: int = 3) -> None:
         fn()
@@ -83,6 +102,16 @@ def kernels(args: argparse.Namespace) -> None:
           lambda: stats.draw_null_weights(np.random.default_rng(1), args.draws, args.snvs))
     timed("forward drivers (all SNVs, exact)", lambda: stats.forward_drivers(ism, d, pred))
     timed(f"eQTL of all {args.snvs} SNVs", lambda: stats.eqtl(d, obs))
+    if cov is not None:
+        d32 = d.astype(np.float32)
+        timed(f"residualise dosage on {args.covariates} covariates, float64",
+              lambda: stats.residualize(d, cov))
+        timed(f"residualise dosage on {args.covariates} covariates, float32",
+              lambda: stats.residualize(d32, cov))
+        timed("gene_statistics, no covariates", lambda: stats.gene_statistics(
+            pred, obs, d, ism=ism, n_draws=args.draws, rng=1, with_drivers=True))
+        timed(f"gene_statistics, {args.covariates} covariates", lambda: stats.gene_statistics(
+            pred, obs, d, ism=ism, n_draws=args.draws, rng=1, with_drivers=True, covariates=cov))
 
 
 def main() -> None:
@@ -94,17 +123,20 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--covariates", type=int, default=0, metavar="K",
+                    help="K random covariates: partial correlations on them (default 0: none)")
     args = ap.parse_args()
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     print(f"cpus available: {cpus}; numpy {np.__version__}; load average {os.getloadavg()[0]:.1f}")
     print(f"workload: {args.genes} of {args.total_genes} genes x {args.samples} people x {args.snvs} SNVs, "
-          f"{args.draws} null draws")
+          f"{args.draws} null draws, {args.covariates} covariates")
     kernels(args)
 
     for workers in args.workers:
         parts = [list(range(w, args.genes, workers)) for w in range(workers)]
-        jobs = [(p, args.seed, args.snvs, args.samples, args.draws, max(1, cpus // workers)) for p in parts]
+        jobs = [(p, args.seed, args.snvs, args.samples, args.draws, args.covariates, max(1, cpus // workers))
+                for p in parts]
         t0 = time.perf_counter()
         if workers == 1:
             results = [analyse(jobs[0])]

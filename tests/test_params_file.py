@@ -84,11 +84,16 @@ def test_required_vcf_empty(folder: Path) -> None:
 
 
 def test_required_empty_from_seqgx_run_is_one_line_exit_2(folder: Path) -> None:
+    f = _write(folder, REQUIRED.replace("annotation: a.gtf", "annotation:"))
+    proc = run_cli("run", f)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, f"{f}: parameter 'annotation' is required and empty: give the path of the "
+                                f"gene annotation (GTF or TSV)")
+    # expression is one of two ways to give the cohort's expression (the other: tissues).
     f = _write(folder, REQUIRED.replace("expression: e.tsv", "expression:"))
     proc = run_cli("run", f)
     assert proc.returncode == 2
-    assert_one_line_error(proc, f"{f}: parameter 'expression' is required and empty: give the path of the "
-                                f"expression matrix TSV (genes x samples)")
+    assert_one_line_error(proc, f"{f}: give exactly one of 'expression' (one tissue) and 'tissues'", "neither")
 
 
 def test_null_means_the_default(folder: Path) -> None:

@@ -31,8 +31,9 @@ def test_recorded_command_writes_the_committed_cohort(tmp_path: Path) -> None:
     proc = run_cli(*_recorded_command(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     written = tmp_path / "tests" / "data" / "cohort"
-    fresh = sorted(p.name for p in written.iterdir())
-    assert sorted(p.name for p in DATA.iterdir() if p.name != ".gitattributes") == fresh
+    fresh = sorted(str(p.relative_to(written)) for p in written.rglob("*") if p.is_file())
+    assert sorted(str(p.relative_to(DATA)) for p in DATA.rglob("*")
+                  if p.is_file() and p.name != ".gitattributes") == fresh
     for name in fresh:
         assert _content(written / name) == _content(DATA / name), name
 

@@ -9,19 +9,28 @@ and which VCF file holds each contig's records, which later steps read.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from seqgx.errors import SeqgxError
 from seqgx.genome.genes import read_annotation, strip_version
-from seqgx.genome.reference import contig_map
+from seqgx.genome.reference import canonical_contig, contig_map
 from seqgx.genome.variants import resolve_vcfs, vcf_contig_files, vcf_contigs_and_samples
-from seqgx.io import atomic_output, check_index_fresh, make_output_dir, refuse_plain_gzip, require_file
+from seqgx.io import (
+    atomic_output,
+    check_index_fresh,
+    compression,
+    make_output_dir,
+    refuse_plain_gzip,
+    require_file,
+)
 from seqgx.log import get_logger
 
 log = get_logger(__name__)
@@ -72,39 +81,143 @@ def fasta_contigs(fasta: Path) -> list[str]:
     return list(fasta_lengths(fasta))
 
 
+_NA_VALUES = ["NA", "NaN", "nan", ""]
+# tensorQTL phenotype BED: '#chr start end phenotype_id' then samples (GTEx writes gene_id).
+_BED_SUFFIXES = (".bed", ".bed.gz")
+_BED_HEADER_FIX = ("write the header '#chr<TAB>start<TAB>end<TAB>phenotype_id' then one column per sample "
+                   "(tensorQTL phenotype BED), or pass a TSV with first column gene_id")
+
+
+def is_expression_bed(path: str | Path) -> bool:
+    """Whether ``path`` names a tensorQTL/GTEx phenotype BED (``.bed`` or ``.bed.gz``) rather than a TSV."""
+    return str(path).lower().endswith(_BED_SUFFIXES)
+
+
+def _first_line(p: Path) -> str:
+    # gzip (and bgzip, a series of gzip members) is sniffed from the bytes, not trusted from the name.
+    opener = gzip.open if compression(p) else open
+    with opener(p, "rt", encoding="utf-8-sig", errors="replace") as fh:  # -sig: as pandas, drop a BOM
+        return fh.readline().rstrip("\r\n")
+
+
+def _check_expression_frame(expr: pd.DataFrame, header: pd.Index, p: Path, what: str, empty_fix: str
+                            ) -> pd.DataFrame:
+    """The checks both layouts share; ``header`` holds the sample names as the file spells them."""
+    expr.index = expr.index.astype(str)
+    expr.columns = expr.columns.astype(str)
+    if expr.shape[0] == 0 or expr.shape[1] == 0:
+        raise SeqgxError(f"{what} '{p}' has no genes or no samples; {empty_fix}")
+    # pandas renames repeated column names ('S1' -> 'S1.1'), so look at the header itself.
+    if header.duplicated().any():
+        dup = header[header.duplicated()][0]
+        raise SeqgxError(f"{what} '{p}' names sample '{dup}' more than once; make sample "
+                         f"columns unique")
+    bad = [c for c in expr.columns if not pd.api.types.is_numeric_dtype(expr[c])]
+    if bad:
+        raise SeqgxError(f"{what} '{p}' has non-numeric values in sample column '{bad[0]}'; "
+                         f"use numbers (NA for missing)")
+    if expr.index.duplicated().any():
+        raise SeqgxError(f"{what} '{p}' lists gene '{expr.index[expr.index.duplicated()][0]}' "
+                         f"more than once; keep one row per gene")
+    return expr.astype(float)
+
+
+def _read_bed(p: Path, coordinates_only: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """The BED as read (first four columns checked), and its header fields."""
+    header = _first_line(p).split("\t")
+    names = [h.strip().lower() for h in header[:4]]
+    if (len(header) < 4 or names[0] not in ("#chr", "chr") or names[1:3] != ["start", "end"]
+            or names[3] not in ("phenotype_id", "gene_id")):
+        found = "\t".join(header[:4]) or "nothing"
+        raise SeqgxError(f"expression BED '{p}' line 1: expected the header '#chr start end phenotype_id' "
+                         f"(found '{found}'); {_BED_HEADER_FIX}")
+    try:
+        bed = pd.read_csv(p, sep="\t", compression="gzip" if compression(p) else None,
+                          na_values=_NA_VALUES, dtype={header[0]: str},
+                          usecols=range(4) if coordinates_only else None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeqgxError(f"expression BED '{p}' is not a tab-separated table "
+                         f"({str(exc).splitlines()[0]}); {_BED_HEADER_FIX}") from None
+    for col in header[1:3]:  # start, end
+        values = pd.to_numeric(bed[col], errors="coerce")
+        bad = values.isna() | (values < 0) | (values != values.round())
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise SeqgxError(f"expression BED '{p}' line {i + 2} column '{col}' is "
+                             f"'{bed[col].iloc[i]}', not a non-negative integer; fix the coordinate "
+                             f"(tensorQTL writes start = TSS - 1, end = TSS)")
+    return bed, header
+
+
 def read_expression(path: str | Path) -> pd.DataFrame:
     """The expression matrix: genes x samples (gene ids as str index, float values, NaN for NA).
 
     The one reader of this input: every step that needs expression goes through it, so every step
-    refuses the same bad matrices with the same messages.
+    refuses the same bad matrices with the same messages. Two layouts: a TSV (first column gene_id,
+    one column per sample) or a tensorQTL/GTEx phenotype BED (``.bed``/``.bed.gz``; header
+    ``#chr start end phenotype_id`` or ``... gene_id``, then one column per sample), which gives the
+    same frame for the same values (index = phenotype_id; the coordinates: :func:`expression_tss`).
     """
+    if is_expression_bed(path):
+        p = require_file(path, "expression BED", _BED_HEADER_FIX)
+        bed, header = _read_bed(p)
+        expr = bed.drop(columns=header[:3]).set_index(header[3])
+        return _check_expression_frame(expr, pd.Index(header[4:]), p, "expression BED",
+                                       "expected one row per gene and one column per sample after the "
+                                       "four coordinate columns")
     p = require_file(path, "expression matrix", "pass a TSV with first column gene_id, one column per sample")
     try:
-        expr = pd.read_csv(p, sep="\t", index_col=0, na_values=["NA", "NaN", "nan", ""])
+        expr = pd.read_csv(p, sep="\t", index_col=0, na_values=_NA_VALUES)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SeqgxError(f"expression matrix '{p}' is not a tab-separated table "
                          f"({str(exc).splitlines()[0]}); expected first column gene_id then one column "
                          f"per sample") from None
-    expr.index = expr.index.astype(str)
-    expr.columns = expr.columns.astype(str)
-    if expr.shape[0] == 0 or expr.shape[1] == 0:
-        raise SeqgxError(f"expression matrix '{p}' has no genes or no samples; expected genes as rows "
-                         f"and samples as tab-separated columns")
-    # pandas renames repeated column names ('S1' -> 'S1.1'), so look at the header itself.
-    with open(p, encoding="utf-8", errors="replace") as fh:
-        header = pd.Index(fh.readline().rstrip("\r\n").split("\t")[1:])
-    if header.duplicated().any():
-        dup = header[header.duplicated()][0]
-        raise SeqgxError(f"expression matrix '{p}' names sample '{dup}' more than once; make sample "
-                         f"columns unique")
-    bad = [c for c in expr.columns if not pd.api.types.is_numeric_dtype(expr[c])]
-    if bad:
-        raise SeqgxError(f"expression matrix '{p}' has non-numeric values in sample column '{bad[0]}'; "
-                         f"use numbers (NA for missing)")
-    if expr.index.duplicated().any():
-        raise SeqgxError(f"expression matrix '{p}' lists gene '{expr.index[expr.index.duplicated()][0]}' "
-                         f"more than once; keep one row per gene")
-    return expr.astype(float)
+    return _check_expression_frame(expr, pd.Index(_first_line(p).split("\t")[1:]), p, "expression matrix",
+                                   "expected genes as rows and samples as tab-separated columns")
+
+
+def expression_tss(path: str | Path) -> pd.DataFrame | None:
+    """For a phenotype BED: columns gene_id, chrom, tss (1-based, the BED ``end``); None for a TSV.
+
+    tensorQTL writes start = TSS - 1 and end = TSS, so ``end`` is the 1-based TSS.
+    """
+    if not is_expression_bed(path):
+        return None
+    p = require_file(path, "expression BED", _BED_HEADER_FIX)
+    bed, header = _read_bed(p, coordinates_only=True)
+    return pd.DataFrame({"gene_id": bed[header[3]].astype(str).to_numpy(),
+                         "chrom": bed[header[0]].astype(str).to_numpy(),
+                         "tss": pd.to_numeric(bed[header[2]]).astype("int64").to_numpy()})
+
+
+def cross_check_tss(bed_tss: pd.DataFrame, annotation_tss: pd.DataFrame, path: str | Path) -> int:
+    """How many genes' BED TSS disagree with the annotation's (> 1 bp, or another chromosome).
+
+    Gene ids match with or without version suffix; contigs match without a 'chr' prefix. Logs one
+    warning with the count and the first example (a per-gene warning would flood a GTEx-sized log).
+    """
+    from seqgx.analysis.predixcan import match_gene_ids  # scipy import: only when a BED is given
+
+    annot = annotation_tss.astype({"gene_id": str}).drop_duplicates("gene_id").set_index("gene_id")
+    bed = bed_tss.astype({"gene_id": str}).drop_duplicates("gene_id")
+    to_annot = match_gene_ids(bed["gene_id"], annot.index)
+    bed = bed[bed["gene_id"].isin(to_annot)]
+    if bed.empty:
+        return 0
+    other = annot.loc[bed["gene_id"].map(to_annot)]
+    same_chrom = (bed["chrom"].astype(str).map(canonical_contig).to_numpy()
+                  == other["chrom"].astype(str).map(canonical_contig).to_numpy())
+    close = (bed["tss"].astype("int64").to_numpy() - other["tss"].astype("int64").to_numpy())
+    bad = ~same_chrom | (abs(close) > 1)
+    n_bad = int(bad.sum())
+    if n_bad:
+        i = int(bad.argmax())
+        b, a = bed.iloc[i], other.iloc[i]
+        log.warning("expression BED '%s': %d of %d genes have a TSS that disagrees with the annotation "
+                    "(> 1 bp or another chromosome), e.g. %s at %s:%d in the BED, %s:%d in the annotation; "
+                    "check both use the same assembly and gene version (the annotation's TSS is used)",
+                    path, n_bad, len(bed), b["gene_id"], b["chrom"], int(b["tss"]), a["chrom"], int(a["tss"]))
+    return n_bad
 
 
 def read_sample_map(path: Path) -> dict[str, str]:
@@ -169,19 +282,36 @@ def same_vcf_samples(samples_by_file: dict[Path, list[str]]) -> list[str]:
 
 
 def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], annotation: str | Path,
-                 expression: str | Path, sample_map: str | Path | None = None,
-                 gene_list: str | Path | None = None, min_samples: int = 20) -> CheckResult:
+                 expression: str | Path | None, sample_map: str | Path | None = None,
+                 gene_list: str | Path | None = None, min_samples: int = 20,
+                 covariates: str | Path | None = None,
+                 tissues: Sequence[tuple[str, str | Path, str | Path | None]] | None = None) -> CheckResult:
     """Validate all inputs; raise SeqgxError on the first problem a user must fix.
 
     ``vcf`` is one spec or a list of specs (files, globs, samplesheets; see
     :func:`seqgx.genome.variants.resolve_vcfs`): the files must share their samples and each contig's
-    records must sit in one file.
+    records must sit in one file. ``expression`` (and its ``covariates``) is one tissue's; ``tissues``
+    (name, expression, covariates or None) several: the kept samples are those of any tissue, each
+    tissue's covariates are checked on its samples.
     """
+    from seqgx.tissues import DEFAULT_TISSUE
+
+    if tissues is None:
+        if expression is None:
+            raise SeqgxError("give the expression (--expression) or the tissues (--tissue NAME EXPRESSION "
+                             "[COVARIATES])")
+        tissues = [(DEFAULT_TISSUE, expression, covariates)]
+    expression = tissues[0][1]
     fasta = require_file(fasta, "FASTA", "set 'fasta' to the reference genome")
     vcf_files = resolve_vcfs(vcf)
     first_vcf = vcf_files[0]  # sample messages name the first file: all files have the same samples
     annotation = require_file(annotation, "annotation", "set 'annotation' to a GTF or gene TSV")
-    expression = require_file(expression, "expression matrix", "set 'expression' to a genes x samples TSV")
+    for _, expr_path, cov_path in tissues:
+        require_file(expr_path, "expression matrix", "set 'expression' to a genes x samples TSV or a "
+                     "tensorQTL phenotype BED")
+        if cov_path:
+            require_file(cov_path, "covariates", "set 'covariates' to the covariates file of that expression")
+    expression = Path(expression)
     smap = read_sample_map(require_file(sample_map, "sample map")) if sample_map else None
     if gene_list:
         require_file(gene_list, "gene list")
@@ -219,8 +349,23 @@ def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], anno
     contigs = pd.DataFrame(rows, columns=["annotation_contig", "fasta_contig", "vcf_contig", "fasta_length"])
     vcfs = pd.DataFrame([(c, str(f)) for c, f in contig_file.items()], columns=["vcf_contig", "vcf"])
 
-    expr = read_expression(expression)
-    expr_samples, expr_genes = list(expr.columns), list(expr.index)
+    per_tissue: dict[str, Any] = {}
+    expr_samples: list[str] = []
+    expr_genes: list[str] = []
+    for name, expr_path, cov_path in tissues:
+        expr = read_expression(expr_path)
+        tss = expression_tss(expr_path)
+        disagree = cross_check_tss(tss, genes, expr_path) if tss is not None else 0
+        info: dict[str, Any] = {"expression": str(expr_path), "expression_genes": int(expr.shape[0]),
+                                "expression_samples": int(expr.shape[1]), "tss_disagreements": disagree}
+        if cov_path:
+            from seqgx.analysis.covariates import covariates_summary, read_covariates
+
+            info["covariates"] = {"file": str(cov_path), **covariates_summary(
+                read_covariates(cov_path, [str(c) for c in expr.columns]))}
+        per_tissue[name] = info
+        expr_samples += [str(c) for c in expr.columns if str(c) not in set(expr_samples)]
+        expr_genes += [str(g) for g in expr.index if str(g) not in set(expr_genes)]
     samples, sample_counts = match_samples(expr_samples, vcf_samples, smap, min_samples, expression,
                                            first_vcf)
 
@@ -245,6 +390,7 @@ def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], anno
         "expression_genes": len(expr_genes),
         "expression_genes_missing_in_annotation": len(missing_genes),
         **sample_counts,
+        "tissues": per_tissue,
     }
     return CheckResult(samples=samples, contigs=contigs, summary=summary, vcfs=vcfs)
 
@@ -273,4 +419,8 @@ def format_summary(summary: dict) -> str:
         + (f" in {s['vcf_files']} VCF files" if s.get("vcf_files", 1) > 1 else "")
         + (f", renamed {', '.join(s['contigs_renamed'])}" if s["contigs_renamed"] else ""),
     ]
+    for name, t in (s.get("tissues") or {}).items():
+        cov = t.get("covariates")
+        lines.append(f"tissue {name}: {t['expression_genes']} genes, {t['expression_samples']} samples"
+                     + (f", {cov['k']} covariates ({cov['n_missing']} samples without)" if cov else ""))
     return "\n".join(lines)

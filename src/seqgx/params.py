@@ -47,8 +47,20 @@ PARAMS: list[Param] = [
           is_path=True, required=True, extra={"format": "file-path-pattern"}),
     Param("annotation", str, None, "Gene annotation: GTF (gene records) or TSV "
           "(gene_id, gene_name, chrom, tss, strand; 1-based TSS)", "input", is_path=True, required=True),
-    Param("expression", str, None, "Expression matrix TSV: genes x samples, normalised log scale, "
-          "first column gene_id", "input", is_path=True, required=True),
+    Param("expression", str, None, "Expression: a matrix TSV (genes x samples, first column gene_id) or a "
+          "tensorQTL phenotype BED (.bed/.bed.gz: #chr, start, end, phenotype_id, then samples); normalised; "
+          "one of expression and tissues is required", "input", is_path=True),
+    Param("covariates", str, None, "Covariates of expression (tensorQTL layout: one row per covariate, one "
+          "column per sample; samples as rows also read): every R becomes a partial correlation", "input",
+          is_path=True),
+    Param("tissues", str, None, "Tissues samplesheet CSV (tissue,expression,covariates,readouts), one row "
+          "per tissue: one prediction pass, statistics and report per tissue (instead of expression)",
+          "input", is_path=True, extra={"format": "file-path", "schema": "src/seqgx/data/schema_tissues.json",
+                                        "mimetype": "text/csv"}),
+    Param("finemapped", str, None, "Fine-mapped causal variants TSV (gene_id; variant_id or chrom,pos,ref,"
+          "alt; pip; credible_set): are the drivers the causal variants?", "input", is_path=True),
+    Param("gene_types", str, "protein_coding,lncRNA", "Gene types to assess (comma list of the GTF's "
+          "gene_type/gene_biotype; 'all' for every gene)", "genes"),
     Param("sample_map", str, None, "Optional TSV mapping expression sample ids to VCF sample ids "
           "(columns expression_sample, vcf_sample)", "input", is_path=True),
     Param("gene_list", str, None, "Optional file with one gene id (or name) per line to restrict the run",
@@ -177,6 +189,9 @@ PARAMS: list[Param] = [
 ]
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
+
+#: Exactly one of these names the cohort's expression (checked by validate_params and in main.nf).
+EXPRESSION_SOURCES = ("expression", "tissues")
 
 
 def defaults() -> dict[str, Any]:
@@ -322,6 +337,14 @@ def validate_params(raw: dict[str, Any], base_dir: Path | None = None, source: s
     missing = [p.name for p in PARAMS if p.required and params.get(p.name) in (None, "")]
     if missing:
         raise SeqgxError(f"{source}: required parameter(s) missing: {', '.join(missing)}")
+    given = [n for n in EXPRESSION_SOURCES if params.get(n) not in (None, "")]
+    if len(given) != 1:
+        how = "both are given" if given else "neither is given"
+        raise SeqgxError(f"{source}: give exactly one of 'expression' (one tissue) and 'tissues' (a "
+                         f"samplesheet of tissues); {how}")
+    if params.get("tissues") and params.get("covariates"):
+        raise SeqgxError(f"{source}: 'covariates' is for a run with 'expression'; with 'tissues' give each "
+                         f"tissue's covariates in the samplesheet's covariates column")
     if check_files:
         for p in PARAMS:
             if p.is_path and params[p.name] is not None:

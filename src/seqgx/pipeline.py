@@ -64,16 +64,73 @@ def _batch_vcf(p: dict, out: Path, batch: Path) -> str:
     return files[contigs[0]]
 
 
+def _tissues(p: dict) -> list[Any]:
+    """The run's tissues (seqgx.tissues.Tissue): the samplesheet's rows, or the one tissue 'default' of
+    ``expression`` and ``covariates``."""
+    from seqgx.tissues import default_tissue, read_tissues
+
+    if p["tissues"]:
+        return read_tissues(p["tissues"])
+    return [default_tissue(p["expression"], p["covariates"], [])]
+
+
+def _per_tissue(p: dict, folder: Path, tissue: Any) -> Path:
+    """A tissue's folder under ``folder``: ``folder/<tissue>`` with a samplesheet, ``folder`` itself for
+    the one tissue of ``expression`` (the layout of runs without tissues)."""
+    return folder / tissue.name if p["tissues"] else folder
+
+
+def _is_weights(item: str) -> bool:
+    return str(item).lower().endswith(".csv")
+
+
+def _default_readouts(p: dict) -> list[str]:
+    """The readout items of a tissue that names none: ``tracks`` (or the model's 'default') and the
+    fine-tuned weights file."""
+    tracks = [p["tracks"]] if p["tracks"] else ["default"]
+    return tracks + ([p["finetuned_weights"]] if p["finetuned_weights"] else [])
+
+
+def _tissue_readouts(p: dict, tissue: Any) -> list[str]:
+    """A tissue's readout items as the model steps get them: track indices or names, 'default', weights
+    files (relative ones resolved against the samplesheet's folder)."""
+    from seqgx.tissues import readout_items
+
+    if not tissue.readouts:
+        return _default_readouts(p)
+    sheet = Path(p["tissues"]).parent
+    return [str(sheet / r) if _is_weights(r) and not Path(r).is_absolute() else r
+            for r in readout_items(tissue)]
+
+
+def _readout_args(p: dict) -> list[str]:
+    """--tracks / --finetuned-weights of the model steps: ``tracks`` and ``finetuned_weights``, or with
+    tissues the union of every tissue's readouts (one prediction pass serves them all)."""
+    if not p["tissues"]:
+        return [*_opt("--tracks", p["tracks"]), *_opt("--finetuned-weights", p["finetuned_weights"])]
+    items = list(dict.fromkeys(i for t in _tissues(p) for i in _tissue_readouts(p, t)))
+    tracks = [i for i in items if not _is_weights(i)] or ["none"]
+    weights = [i for i in items if _is_weights(i)]
+    return ["--tracks", *tracks, *(["--finetuned-weights", *weights] if weights else [])]
+
+
 def _check_inputs(p: dict, out: Path) -> list[list[str]]:
+    if p["tissues"]:
+        expression = [a for t in _tissues(p) for a in
+                      ["--tissue", t.name, str(t.expression), *([str(t.covariates)] if t.covariates else [])]]
+    else:
+        expression = ["--expression", p["expression"], *_opt("--covariates", p["covariates"])]
     return [["check-inputs", "--fasta", p["fasta"], "--vcf", *_vcf_specs(p), "--annotation", p["annotation"],
-             "--expression", p["expression"], *_opt("--sample-map", p["sample_map"]),
+             *expression, *_opt("--sample-map", p["sample_map"]),
              *_opt("--gene-list", p["gene_list"]), "--min-samples", str(p["min_samples"]),
              "--out", str(out / "check")]]
 
 
 def _genes(p: dict, out: Path) -> list[list[str]]:
-    return [["genes", "--annotation", p["annotation"], "--expression", p["expression"],
-             *_opt("--gene-list", p["gene_list"]), "--chromosomes", p["chromosomes"],
+    expression = [str(t.expression) for t in _tissues(p)]
+    return [["genes", "--annotation", p["annotation"], "--expression", *expression,
+             *_opt("--gene-list", p["gene_list"]), "--gene-types", p["gene_types"],
+             "--chromosomes", p["chromosomes"],
              "--window-length", str(p["window_length"]), "--genes-per-batch", str(p["genes_per_batch"]),
              "--contigs", str(out / "check" / "contigs.tsv"), "--out", str(out / "genes")]]
 
@@ -122,8 +179,7 @@ def _model_args(p: dict, model: str, backend: str) -> list[str]:
     return ["--model", model, *_opt("--hparams", p["hparams"]), *_opt("--track-names", p["track_names"]),
             "--backend", backend, *_opt("--providers", p["providers"]), "--device", p["device"],
             "--precision", p["precision"], *_flag("--allow-cpu-fallback", p["allow_cpu_fallback"]),
-            *_opt("--tracks", p["tracks"]), "--bins", p["bins"],
-            *_opt("--finetuned-weights", p["finetuned_weights"]), "--pseudocount", str(p["pseudocount"]),
+            *_readout_args(p), "--bins", p["bins"], "--pseudocount", str(p["pseudocount"]),
             "--batch-size", str(p["batch_size"]), "--max-shift", str(p["max_shift"]),
             *_flag("--reverse-complement", p["reverse_complement"]), "--seed", str(p["seed"])]
 
@@ -148,7 +204,9 @@ def _predict(p: dict, out: Path) -> list[list[str]]:
 
 
 def _attribution_genes(p: dict, out: Path) -> list[list[str]]:
-    return [["attribution-genes", "--stats", *map(str, _stats_tables(out / "stats", _batches(out))),
+    tables = [t for tissue in _tissues(p)
+              for t in _stats_tables(_per_tissue(p, out / "stats", tissue), _batches(out))]
+    return [["attribution-genes", "--stats", *map(str, tables),
              "--windows", str(out / "genes" / "genes.tsv"), "--attribution-genes", p["attribution_genes"],
              "--fdr-alpha", str(p["fdr_alpha"]), "--min-abs-r", str(p["min_abs_r"]),
              *_opt("--report-genes", p["report_genes"]), "--genes-per-batch", str(p["genes_per_batch"]),
@@ -172,9 +230,11 @@ def _ism(p: dict, out: Path) -> list[list[str]]:
             for b in _attribution_batches(out)]
 
 
-def _stats_argv(p: dict, out: Path, batch: Path, ism: bool, dest: Path) -> list[str]:
+def _stats_argv(p: dict, out: Path, batch: Path, ism: bool, dest: Path, tissue: Any) -> list[str]:
+    readouts = ["--tissue", tissue.name, "--readouts", *_tissue_readouts(p, tissue)] if p["tissues"] else []
     return ["stats", "--haplotypes", *_haplotype_files(out, batch), "--predictions", str(out / "predictions"),
-            *(["--ism", str(out / "ism")] if ism else []), "--expression", p["expression"],
+            *(["--ism", str(out / "ism")] if ism else []), "--expression", str(tissue.expression),
+            *_opt("--covariates", tissue.covariates), *readouts, *_opt("--finemapped", p["finemapped"]),
             *_opt("--predictdb", p["predictdb"]),
             *(["--vcf", _batch_vcf(p, out, batch)] if p["predictdb"] else []), "--null-test", p["null_test"],
             *_opt("--null-draws", p["null_draws"]), "--seed", str(p["seed"]),
@@ -184,13 +244,15 @@ def _stats_argv(p: dict, out: Path, batch: Path, ism: bool, dest: Path) -> list[
 
 
 def _stats(p: dict, out: Path) -> list[list[str]]:
-    """Phase 1: every gene's statistics that need no attribution."""
-    return [_stats_argv(p, out, b, False, out / "stats") for b in _batches(out)]
+    """Phase 1: every gene's statistics that need no attribution, per tissue."""
+    return [_stats_argv(p, out, b, False, _per_tissue(p, out / "stats", t), t)
+            for t in _tissues(p) for b in _batches(out)]
 
 
 def _attribution_stats(p: dict, out: Path) -> list[list[str]]:
     """Phase 2: the selected genes' statistics again, with their attribution (approximation, drivers)."""
-    return [_stats_argv(p, out, b, True, out / "attribution" / "stats") for b in _attribution_batches(out)]
+    return [_stats_argv(p, out, b, True, _per_tissue(p, out / "attribution" / "stats", t), t)
+            for t in _tissues(p) for b in _attribution_batches(out)]
 
 
 def _runs_motifs(p: dict) -> bool:
@@ -205,10 +267,11 @@ def _motifs(p: dict, out: Path) -> list[list[str]]:
     onnx = str(model).endswith(".onnx")
     backend = "onnx" if onnx else ("torch" if p["backend"] == "onnx" else p["backend"])
     method = ["--method", "full", "--allow-full-forward"] if onnx else ["--method", p["ism_method"]]
-    stats = out / "attribution" / "stats"
+    # Every tissue's drivers of the batch at once (a driver shared by tissues is analysed once).
+    stats = [_per_tissue(p, out / "attribution" / "stats", t) for t in _tissues(p)]
     return [["motifs", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, backend), *method,
-             "--ism", str(out / "ism"), "--drivers", str(stats / f"{b.stem}.drivers.tsv"),
-             "--genes", str(stats / f"{b.stem}.genes.tsv"), "--motif-scale", p["motif_scale"],
+             "--ism", str(out / "ism"), "--drivers", *[str(f / f"{b.stem}.drivers.tsv") for f in stats],
+             "--genes", *[str(f / f"{b.stem}.genes.tsv") for f in stats], "--motif-scale", p["motif_scale"],
              *_flag("--all-drivers", p["all_drivers"]), "--driver-flank", str(p["driver_flank"]),
              "--motif-window", str(p["motif_window"]), *_opt("--seqlet-threshold", p["seqlet_threshold"]),
              "--seqlet-min-length", str(p["seqlet_min_length"]), "--batch-name", b.stem,
@@ -227,27 +290,37 @@ def _stats_tables(folder: Path, batches: list[Path]) -> list[Path]:
 
 
 def _merge(p: dict, out: Path) -> list[list[str]]:
-    tables = _stats_tables(out / "stats", _batches(out))
-    attribution = _stats_tables(out / "attribution" / "stats", _attribution_batches(out))
+    """Per tissue: its batches' tables joined, FDR per readout, its summary (``assessment/<tissue>/``)."""
     motifs = [out / "motifs" / f"{b.stem}.driver_motifs.tsv" for b in _attribution_batches(out)]
     motifs = motifs if _runs_motifs(p) and motifs else []
-    return [["merge", "--genes", *map(str, tables), "--attribution", *map(str, attribution),
-             "--selection", str(out / "attribution" / "attribution_genes.tsv"),
-             *(["--motifs", *map(str, motifs)] if motifs else []),
-             "--costs", *[str(out / d) for d in ("predictions", "ism", "motifs") if (out / d).is_dir()],
-             "--annotation", str(out / "genes" / "genes.tsv"),
-             "--fdr-alpha", str(p["fdr_alpha"]), "--out", str(out / "assessment")]]
+    argvs = []
+    for t in _tissues(p):
+        tables = _stats_tables(_per_tissue(p, out / "stats", t), _batches(out))
+        attribution = _stats_tables(_per_tissue(p, out / "attribution" / "stats", t),
+                                    _attribution_batches(out))
+        costs = [str(out / d) for d in ("predictions", "ism", "motifs") if (out / d).is_dir()]
+        argvs.append(["merge", "--genes", *map(str, tables), "--attribution", *map(str, attribution),
+                      "--selection", str(out / "attribution" / "attribution_genes.tsv"),
+                      *(["--motifs", *map(str, motifs)] if motifs else []), "--costs", *costs,
+                      "--annotation", str(out / "genes" / "genes.tsv"),
+                      *_opt("--finemapped", p["finemapped"]), "--fdr-alpha", str(p["fdr_alpha"]),
+                      "--out", str(_per_tissue(p, out / "assessment", t))])
+    return argvs
 
 
 def _report(p: dict, out: Path) -> list[list[str]]:
-    """The HTML report and the study's figures, from the merged tables and the per-batch gene data
-    (phase 2's after phase 1's, so a selected gene's page shows its attribution)."""
-    return [["report", "--assessment", str(out / "assessment"),
-             "--stats", *[str(out / d) for d in ("stats", "attribution/stats") if (out / d).is_dir()],
-             *(["--ism", str(out / "ism")] if (out / "ism").is_dir() else []),
-             "--check", str(out / "check"), "--run-info", str(out / "pipeline_info" / "run.json"),
-             "--top-genes", str(p["report_top_genes"]), *_opt("--genes", p["report_genes"]),
-             "--out", str(out / "report")]]
+    """The HTML report and the study's figures per tissue, from the merged tables and the per-batch gene
+    data (phase 2's after phase 1's, so a selected gene's page shows its attribution)."""
+    argvs = []
+    for t in _tissues(p):
+        stats = [_per_tissue(p, out / d, t) for d in ("stats", "attribution/stats")]
+        argvs.append(["report", "--assessment", str(_per_tissue(p, out / "assessment", t)),
+                      "--stats", *[str(d) for d in stats if d.is_dir()],
+                      *(["--ism", str(out / "ism")] if (out / "ism").is_dir() else []),
+                      "--check", str(out / "check"), "--run-info", str(out / "pipeline_info" / "run.json"),
+                      "--top-genes", str(p["report_top_genes"]), *_opt("--genes", p["report_genes"]),
+                      "--out", str(_per_tissue(p, out / "report", t))])
+    return argvs
 
 
 # Phase 1 (every gene) up to stats; attribution-genes chooses the genes phase 2 (ism, attribution-stats)

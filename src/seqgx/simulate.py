@@ -17,6 +17,19 @@ What is written (see docs/formats.md, "Simulated cohort"):
 - ``expression.tsv``: genes x samples, ``baseline + sum(beta * alt dosage) + N(0, noise_sd)``.
 - ``truth.json``: planted causal SNVs, effect sizes, noise SD, the R of a perfect predictor and the
   positions of every awkward record; ``params.yaml`` for ``seqgx run``.
+- the same cohort as two tissues, as tensorQTL takes them (``tissues``, on by default):
+  ``tissues/<tissue>.expression.bed.gz`` (phenotype BED: ``#chr start end phenotype_id`` then samples,
+  start = TSS - 1, end = TSS, sorted by contig and start) and ``tissues/<tissue>.covariates.txt`` (``ID``
+  then one column per sample, one row per covariate: ``batch``, ``rin``, ``PC1``..``PC3``) for ``brain``
+  (every expression sample) and ``liver`` (a random ~90% of them). Each tissue's expression is
+  ``baseline + genetic part (as in expression.tsv) + a * batch + b * (rin - 7) + N(0, noise_sd)`` with a
+  fresh noise draw; the batch effect (per gene and tissue) is ten times the SD of the rest and
+  uncorrelated with the genetic part, so a planted gene is significant only with the covariates
+  regressed out; the PCs have no effect. In the liver one 'single' gene is silent (no genetic part).
+  ``tissues.csv`` (``tissue,expression,covariates,readouts``, paths relative to it) names them,
+  ``finemapped.tsv`` (``gene_id chrom pos ref alt pip credible_set``) lists the causal SNVs as a
+  fine-mapping would, ``params_tissues.yaml`` runs them (``tissues`` and ``finemapped`` instead of
+  ``expression``); truth.json's ``tissues`` entry holds the covariates, effect sizes and silent gene.
 
 Causal SNVs sit within ``CAUSAL_MAX_DISTANCE`` bp of the TSS, inside the 384 bp that the oracle model's
 readout (output bins 447-449) sees, and their alt allele creates or breaks a ``TATA`` motif
@@ -27,6 +40,7 @@ gets those genes' direction wrong (a negative R with unsupported drivers).
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -57,7 +71,18 @@ FILES = {
     "expression": "expression.tsv",
     "truth": "truth.json",
     "params": "params.yaml",
+    # The two-tissue layout (written with tissues=True, the default; listed last so that truth.json's
+    # list of the files above keeps its order).
+    "tissues": "tissues.csv",
+    "brain_expression": "tissues/brain.expression.bed.gz",
+    "brain_covariates": "tissues/brain.covariates.txt",
+    "liver_expression": "tissues/liver.expression.bed.gz",
+    "liver_covariates": "tissues/liver.covariates.txt",
+    "finemapped": "finemapped.tsv",
+    "params_tissues": "params_tissues.yaml",
 }
+TISSUE_KEYS = ("tissues", "brain_expression", "brain_covariates", "liver_expression", "liver_covariates",
+               "finemapped", "params_tissues")
 # Only with vcf_per_contig (kept out of FILES, which truth.json lists, so other files stay identical).
 CONTIG_VCF = "cohort.{contig}.vcf.gz"
 VCF_SHEET = "vcfs.csv"
@@ -72,6 +97,18 @@ _GENE_MARGIN = 5000  # windows of genes other than the edge gene stay this far i
 _N_GAP = 1000  # chr2 starts with a run of N, like a telomere gap
 _ACGT = np.frombuffer(b"ACGT", dtype=np.uint8)
 _TRANSITION = {"A": "G", "G": "A", "C": "T", "T": "C"}
+
+# Tissues: the oracle's tracks are 0 oracle:GC, 1 oracle:TATA, 2 oracle:CACGTG; the liver row names a
+# track twice (by name and by index) so that both readout forms get exercised.
+TISSUE_READOUTS = {"brain": "oracle:TATA", "liver": "oracle:TATA;0"}
+TISSUE_COVARIATES = ("batch", "rin", "PC1", "PC2", "PC3")  # batch and rin have effects, the PCs none
+LIVER_FRACTION = 0.9  # of the expression samples, so the two tissues' sample sets differ
+# Batch-effect SD / SD of the rest (genetic part + noise): with 10, R without covariates is ~1/10 of R
+# with them (p > 0.1 at 100-240 samples), while with them R is about expression.tsv's perfect_r.
+BATCH_FOLD = 10.0
+RIN_CENTRE = 7.0  # expression += b * (rin - RIN_CENTRE), so the baseline stays the mean level
+FINEMAP_PIP = 0.95
+_TISSUE_STREAM = 5  # np.random.default_rng([seed, 5, k]): new streams, so today's files stay identical
 
 
 @dataclass(frozen=True)
@@ -420,14 +457,18 @@ def _alt_base(ref: str, rng: np.random.Generator) -> str:
 # -------------------------------------------------------------------------------------- the cohort
 
 def simulate_cohort(out_dir: str | Path, seed: int = 0, overwrite: bool = False,
-                    vcf_per_contig: bool = False, **sizes: Any) -> dict[str, Path]:
+                    vcf_per_contig: bool = False, tissues: bool = True, **sizes: Any) -> dict[str, Path]:
     """Write a synthetic cohort into ``out_dir`` and return the written paths by key.
 
     Keys: fasta, fai, repeats, gtf, annotation_tsv, vcf, vcf_index, bad_vcf, bad_vcf_index,
-    unphased_vcf, unphased_vcf_index, expression, truth, params; with ``vcf_per_contig`` also
-    ``vcf_sheet`` (``vcfs.csv``, naming ``cohort.<contig>.vcf.gz`` per contig with records). ``sizes``
-    are the fields of :class:`SimulationSizes`. The same seed and sizes give byte-identical files. An
-    existing non-empty ``out_dir`` is replaced only with ``overwrite=True``.
+    unphased_vcf, unphased_vcf_index, expression, truth, params; with ``tissues`` (the default) also
+    tissues (``tissues.csv``), brain_expression, brain_covariates, liver_expression, liver_covariates,
+    finemapped and params_tissues (:data:`TISSUE_KEYS`); with ``vcf_per_contig`` also ``vcf_sheet``
+    (``vcfs.csv``, naming ``cohort.<contig>.vcf.gz`` per contig with records). ``sizes`` are the fields of
+    :class:`SimulationSizes`. The same seed and sizes give byte-identical files; the tissue files draw on
+    their own random streams, so ``tissues=False`` writes the other files exactly as with it, truth.json
+    aside (it then has no ``tissues`` entry and does not list the tissue files). An existing non-empty
+    ``out_dir`` is replaced only with ``overwrite=True``.
     """
     known = {f.name for f in fields(SimulationSizes)}
     unknown = sorted(set(sizes) - known)
@@ -444,18 +485,23 @@ def simulate_cohort(out_dir: str | Path, seed: int = 0, overwrite: bool = False,
         raise SeqgxError(f"output directory '{out}' is not empty; choose an empty --out or pass "
                          f"--overwrite to replace it")
 
-    cohort = _simulate(s, int(seed))
+    cohort = _simulate(s, int(seed), tissues)
     with atomic_output(out, directory=True) as tmp:
         _write(cohort, s, int(seed), tmp, vcf_per_contig, final=out)
     log.info("simulated cohort in %s: %d contigs, %d genes, %d variant records, %d VCF samples",
              out, s.n_contigs, s.n_genes, cohort["variants"].pos.size, s.n_samples)
-    paths = {key: out / name for key, name in FILES.items()}
+    paths = {key: out / name for key, name in _files(tissues).items()}
     if vcf_per_contig:
         paths["vcf_sheet"] = out / VCF_SHEET
     return paths
 
 
-def _simulate(s: SimulationSizes, seed: int) -> dict[str, Any]:
+def _files(tissues: bool) -> dict[str, str]:
+    """FILES, less the tissue files when they are not written."""
+    return {k: v for k, v in FILES.items() if tissues or k not in TISSUE_KEYS}
+
+
+def _simulate(s: SimulationSizes, seed: int, tissues: bool = True) -> dict[str, Any]:
     # Independent streams per component, so each part is reproducible from the seed alone.
     rng_genes, rng_seq, rng_var, rng_awk, rng_expr = (np.random.default_rng([seed, k]) for k in range(5))
     genes = _layout_genes(s, rng_genes)
@@ -496,9 +542,15 @@ def _simulate(s: SimulationSizes, seed: int) -> dict[str, Any]:
     _plant_motifs(genes, var, sequences, rng_var)
     awkward = _make_awkward(genes, var, sequences, vcf_ind, names, rng_awk)
     expression, expr_truth = _expression(genes, var, s, expr_ind, vcf_ind, rng_expr)
+    # Expression columns in a shuffled order (real matrices rarely follow the VCF order); the tissues
+    # keep it.
+    order = np.random.default_rng([seed, 99]).permutation(expr_ind.size)
+    tissue_data = (_tissues(genes, var, s, seed, expr_ind, order, vcf_ind, expr_truth) if tissues
+                   else None)
     return {"genes": genes, "contigs": contigs, "sequences": sequences, "repeats": repeats, "variants": var,
             "names": names, "vcf_ind": vcf_ind, "vcf_only": vcf_only, "expr_ind": expr_ind,
-            "expression": expression, "expr_truth": expr_truth, "awkward": awkward}
+            "expression": expression, "expr_truth": expr_truth, "awkward": awkward, "expr_order": order,
+            "tissues": tissue_data}
 
 
 def _plant_causal(genes: list[_Gene], var: _Variants, expr_ind: np.ndarray, vcf_ind: np.ndarray,
@@ -720,9 +772,7 @@ def _expression(genes: list[_Gene], var: _Variants, s: SimulationSizes, expr_ind
     truth = []
     for gi, g in enumerate(genes):
         baseline = float(rng.uniform(2.0, 8.0))
-        genetic = np.zeros(expr_ind.size)
-        for v, beta in zip(g.causal, g.betas, strict=True):
-            genetic += beta * (var.alleles[v, expr_ind] == 1).sum(-1)
+        genetic = _genetic(g, var, expr_ind)
         y = np.round(baseline + genetic + rng.normal(0.0, s.noise_sd, expr_ind.size), 6)
         values[gi] = y
         gb, yb = genetic[in_vcf], y[in_vcf]
@@ -730,6 +780,81 @@ def _expression(genes: list[_Gene], var: _Variants, s: SimulationSizes, expr_ind
         truth.append({"baseline": baseline, "genetic_sd": float(gb.std()),
                       "heritability": float(gb.var() / yb.var()), "perfect_r": perfect})
     return values, truth
+
+
+def _genetic(g: _Gene, var: _Variants, ind: np.ndarray) -> np.ndarray:
+    """The genetic part of ``g``'s expression in individuals ``ind``: sum(beta * alt dosage)."""
+    genetic = np.zeros(ind.size)
+    for v, beta in zip(g.causal, g.betas, strict=True):
+        genetic += beta * (var.alleles[v, ind] == 1).sum(-1)
+    return genetic
+
+
+@dataclass
+class _Tissue:
+    name: str
+    ind: np.ndarray  # individuals, in the column order of the files
+    covariates: dict[str, np.ndarray]  # TISSUE_COVARIATES, as written (rounded)
+    values: np.ndarray  # genes x ind, rounded to 6 decimals as written
+    effects: list[dict[str, float]]  # per gene: batch, rin (the planted coefficients), sd
+    silent: str | None  # gene id without a genetic part in this tissue
+
+
+def _tissues(genes: list[_Gene], var: _Variants, s: SimulationSizes, seed: int, expr_ind: np.ndarray,
+             order: np.ndarray, vcf_ind: np.ndarray, expr_truth: list[dict]) -> list[_Tissue]:
+    """The cohort as brain and liver: today's genetic part, fresh noise, a batch effect; liver silences
+    one single-SNV gene. Only new generators are drawn from, so every other file stays as it was."""
+    rng = np.random.default_rng([seed, _TISSUE_STREAM, 0])
+    singles = [g for g in genes if g.kind == "single"]
+    silent = singles[int(rng.integers(len(singles)))].gene_id
+    columns = expr_ind[order]  # expression.tsv's column order
+    n_liver = round(LIVER_FRACTION * columns.size)
+    liver = columns[np.sort(rng.choice(columns.size, n_liver, replace=False))]
+    out = []
+    for k, (name, ind) in enumerate((("brain", columns), ("liver", liver)), 1):
+        trng = np.random.default_rng([seed, _TISSUE_STREAM, k])
+        n = ind.size
+        batch = trng.permutation(np.arange(n) % 2)  # two sequencing batches of equal size
+        rin = np.round(np.clip(trng.normal(RIN_CENTRE, 1.0, n), 3.0, 10.0), 1)  # RIN as reported, 0.1 steps
+        # Genotype PCs are unit-norm eigenvectors (entries ~ 1/sqrt(n)); these are drawn independently of
+        # the genotypes, so they are nuisance covariates without an effect.
+        pcs = np.round(trng.normal(0.0, 1.0 / math.sqrt(n), (3, n)), 6)
+        covariates = {"batch": batch, "rin": rin, "PC1": pcs[0], "PC2": pcs[1], "PC3": pcs[2]}
+        in_vcf = np.isin(ind, vcf_ind)
+        values = np.empty((len(genes), n))
+        effects = []
+        for gi, g in enumerate(genes):
+            genetic = _genetic(g, var, ind)
+            noise = trng.normal(0.0, s.noise_sd, n)
+            sign, angle = float(trng.choice([-1.0, 1.0])), float(trng.uniform(0.0, 2 * math.pi))
+            a, b = _batch_coefficients(genetic, batch, rin, in_vcf, s.noise_sd, sign, angle)
+            effect = a * batch + b * (rin - RIN_CENTRE)
+            if name == "liver" and g.gene_id == silent:
+                genetic = np.zeros(n)
+            values[gi] = np.round(expr_truth[gi]["baseline"] + genetic + noise + effect, 6)
+            effects.append({"batch": a, "rin": b, "sd": round(float(effect.std()), 6)})
+        out.append(_Tissue(name, ind, covariates, values, effects, silent if name == "liver" else None))
+    return out
+
+
+def _batch_coefficients(genetic: np.ndarray, batch: np.ndarray, rin: np.ndarray, in_vcf: np.ndarray,
+                        noise_sd: float, sign: float, angle: float) -> tuple[float, float]:
+    """Coefficients (a, b) of batch and rin: the effect's SD is BATCH_FOLD x that of genetic part + noise.
+
+    A batch effect 10x the signal would, if correlated with the genetic part by chance (|r| ~ 1/sqrt(n)),
+    make the gene look significant without covariates. So its direction in the (batch, rin) plane is the
+    one uncorrelated with the genetic part over the genotyped samples (those an eQTL test uses); genes
+    without a genetic part take the random ``angle``.
+    """
+    zb = (batch - batch.mean()) / batch.std()
+    zr = (rin - rin.mean()) / rin.std()
+    gc = genetic[in_vcf] - genetic[in_vcf].mean()
+    cb, cr = float(zb[in_vcf] @ gc), float(zr[in_vcf] @ gc)
+    norm = math.hypot(cb, cr)
+    u, v = (cr / norm, -cb / norm) if norm > 0 else (math.cos(angle), math.sin(angle))
+    scale = sign * BATCH_FOLD * math.sqrt(float(genetic.var()) + noise_sd ** 2)
+    # Rounded as truth.json records them; the written values use these rounded coefficients.
+    return round(scale * u / float(batch.std()), 6), round(scale * v / float(rin.std()), 6)
 
 
 # ------------------------------------------------------------------------------------------ writers
@@ -755,13 +880,13 @@ def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path, vcf_per_co
         for g in genes:
             fh.write(f"{g.gene_id}\t{g.gene_name}\t{g.chrom}\t{g.tss}\t{g.strand}\n")
     _write_vcfs(c, s, seed, d, vcf_per_contig)
-    # Expression: columns in a shuffled order (real matrices rarely follow the VCF order).
-    names, expr_ind = c["names"], c["expr_ind"]
-    order = np.random.default_rng([seed, 99]).permutation(expr_ind.size)
+    names, expr_ind, order = c["names"], c["expr_ind"], c["expr_order"]
     with open(d / FILES["expression"], "w") as fh:
         fh.write("gene_id\t" + "\t".join(names[expr_ind[order]]) + "\n")
         for g, row in zip(genes, c["expression"], strict=True):
             fh.write(g.gene_id + "\t" + "\t".join(f"{x:.6f}" for x in row[order]) + "\n")
+    if c["tissues"] is not None:
+        _write_tissues(c, d)
     (d / FILES["truth"]).write_text(json.dumps(_truth(c, s, seed), indent=1) + "\n")
     # Paths as seen from the folder simulate runs in (relative when the cohort lies below it): seqgx run
     # and nextflow run -params-file both resolve relative paths against the launch folder.
@@ -771,15 +896,56 @@ def _write(c: dict[str, Any], s: SimulationSizes, seed: int, d: Path, vcf_per_co
         where = "relative to the folder seqgx simulate ran in: run seqgx or nextflow from there"
     except ValueError:
         where = "absolute"
-    lines = [f"# seqgx run parameters for this simulated cohort (paths {where})",
-             f"fasta: {folder / FILES['fasta']}", f"vcf: {folder / FILES['vcf']}",
-             f"annotation: {folder / FILES['gtf']}", f"expression: {folder / FILES['expression']}",
-             "outdir: results",
-             "# The oracle is a closed-form test model (no weights needed); real runs use Enformer.",
+    inputs = [f"fasta: {folder / FILES['fasta']}", f"vcf: {folder / FILES['vcf']}",
+              f"annotation: {folder / FILES['gtf']}"]
+    model = ["# The oracle is a closed-form test model (no weights needed); real runs use Enformer.",
              "model: oracle"]
     if s.window_length != SimulationSizes.window_length:
-        lines.append(f"window_length: {s.window_length}")
+        model.append(f"window_length: {s.window_length}")
+    lines = [f"# seqgx run parameters for this simulated cohort (paths {where})", *inputs,
+             f"expression: {folder / FILES['expression']}", "outdir: results", *model]
     (d / FILES["params"]).write_text("\n".join(lines) + "\n")
+    if c["tissues"] is not None:
+        # Its own outdir, so both parameter files can run from the same folder.
+        lines = [f"# seqgx run parameters for this simulated cohort as two tissues (paths {where})",
+                 *inputs, f"tissues: {folder / FILES['tissues']}",
+                 f"finemapped: {folder / FILES['finemapped']}", "outdir: results_tissues", *model]
+        (d / FILES["params_tissues"]).write_text("\n".join(lines) + "\n")
+
+
+def _write_tissues(c: dict[str, Any], d: Path) -> None:
+    """The tissue BEDs and covariates, tissues.csv and finemapped.tsv."""
+    genes: list[_Gene] = c["genes"]
+    names = c["names"]
+    (d / "tissues").mkdir(exist_ok=True)
+    rows = sorted(range(len(genes)), key=lambda i: (int(genes[i].chrom[3:]), genes[i].tss))
+    sheet = ["tissue,expression,covariates,readouts"]
+    for t in c["tissues"]:
+        samples = "\t".join(names[t.ind])
+        bed = [f"#chr\tstart\tend\tphenotype_id\t{samples}"]
+        for i in rows:
+            g = genes[i]
+            bed.append(f"{g.chrom}\t{g.tss - 1}\t{g.tss}\t{g.gene_id}\t"
+                       + "\t".join(f"{x:.6f}" for x in t.values[i]))
+        expr_name, cov_name = FILES[f"{t.name}_expression"], FILES[f"{t.name}_covariates"]
+        # mtime=0 and no file name in the gzip header: the same seed gives the same bytes.
+        with open(d / expr_name, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                            mtime=0) as gz:
+            gz.write(("\n".join(bed) + "\n").encode())
+        cov = [f"ID\t{samples}"]
+        for key in TISSUE_COVARIATES:
+            fmt = {"batch": "{:d}", "rin": "{:.1f}"}.get(key, "{:.6f}")
+            cov.append(key + "\t" + "\t".join(fmt.format(x) for x in t.covariates[key].tolist()))
+        (d / cov_name).write_text("\n".join(cov) + "\n")
+        sheet.append(f"{t.name},{expr_name},{cov_name},{TISSUE_READOUTS[t.name]}")
+    (d / FILES["tissues"]).write_text("\n".join(sheet) + "\n")
+    var: _Variants = c["variants"]
+    fm = ["gene_id\tchrom\tpos\tref\talt\tpip\tcredible_set"]
+    for g in genes:
+        for k, v in enumerate(g.causal, 1):  # the two-effect gene: two credible sets, _1 and _2
+            fm.append(f"{g.gene_id}\t{var.chrom[v]}\t{var.pos[v]}\t{var.ref[v]}\t{var.alts[v][0]}\t"
+                      f"{FINEMAP_PIP}\t{g.gene_id}_{k}")
+    (d / FILES["finemapped"]).write_text("\n".join(fm) + "\n")
 
 
 def _gtf_attrs(pairs: list[tuple[str, Any]]) -> str:
@@ -905,10 +1071,10 @@ def _truth(c: dict[str, Any], s: SimulationSizes, seed: int) -> dict[str, Any]:
            for k, v in c["awkward"].items()}
     vcf_names = [str(x) for x in names[c["vcf_ind"]]]
     expr_names = [str(x) for x in names[c["expr_ind"]]]
-    return {
+    out = {
         "seed": seed,
         "sizes": asdict(s),
-        "files": dict(FILES),
+        "files": _files(c["tissues"] is not None),
         "expression_model": "expression = baseline + sum(beta * alt dosage) + Normal(0, noise_sd); "
                             "perfect_r = corr(genetic part, expression) over samples in both VCF and "
                             "expression (null where there is no genetic part)",
@@ -926,3 +1092,32 @@ def _truth(c: dict[str, Any], s: SimulationSizes, seed: int) -> dict[str, Any]:
         "n_variant_records": int(var.pos.size),
         "repeats": {name: len(c["repeats"][name]) for name in c["contigs"]},
     }
+    if c["tissues"] is not None:
+        out["tissues"] = _tissues_truth(c, s)
+    return out
+
+
+def _tissues_truth(c: dict[str, Any], s: SimulationSizes) -> dict[str, Any]:
+    names, genes = c["names"], c["genes"]
+    out: dict[str, Any] = {
+        "model": f"expression = baseline + genetic part (as in expression.tsv; 0 for the tissue's silent "
+                 f"gene) + batch_effects.batch * batch + batch_effects.rin * (rin - {RIN_CENTRE}) + "
+                 f"Normal(0, noise_sd), rounded to 6 decimals; the batch effect's SD is {BATCH_FOLD:g} x "
+                 f"sqrt(var(planted genetic part, also for a silent gene) + noise_sd^2) and it is "
+                 f"uncorrelated with the planted genetic part over the samples in the VCF; PC1..PC3 have "
+                 f"no effect",
+        "sheet": FILES["tissues"], "finemapped": FILES["finemapped"], "params": FILES["params_tissues"],
+        "silent_gene": next(t.silent for t in c["tissues"] if t.silent),
+    }
+    for t in c["tissues"]:
+        dropped = np.setdiff1d(c["expr_ind"], t.ind)
+        out[t.name] = {
+            "expression": FILES[f"{t.name}_expression"], "covariates_file": FILES[f"{t.name}_covariates"],
+            "readouts": TISSUE_READOUTS[t.name], "n_samples": int(t.ind.size),
+            "n_in_vcf": int(np.isin(t.ind, c["vcf_ind"]).sum()),
+            "expression_samples_left_out": [str(x) for x in names[dropped]],
+            "covariates": list(TISSUE_COVARIATES), "effect_covariates": ["batch", "rin"],
+            "noise_sd": s.noise_sd, "silent_gene": t.silent,
+            "batch_effects": {g.gene_id: e for g, e in zip(genes, t.effects, strict=True)},
+        }
+    return out

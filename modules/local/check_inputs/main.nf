@@ -10,6 +10,7 @@ process CHECK_INPUTS {
     path expression
     path sample_map    // [] when not given
     path gene_list     // [] when not given
+    path covariates    // [] when not given
 
     output:
     path 'check/samples.tsv',         emit: samples
@@ -21,10 +22,11 @@ process CHECK_INPUTS {
     script:
     def smap  = sample_map ? "--sample-map ${sample_map}" : ''
     def glist = gene_list ? "--gene-list ${gene_list}" : ''
+    def cov   = covariates ? "--covariates ${covariates}" : ''
     """
     seqgx check-inputs \\
         --fasta ${fasta} --vcf ${vcfs} --annotation ${annotation} --expression ${expression} \\
-        ${smap} ${glist} --min-samples ${params.min_samples} --out check
+        ${cov} ${smap} ${glist} --min-samples ${params.min_samples} --out check
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

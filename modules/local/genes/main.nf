@@ -18,7 +18,7 @@ process GENES {
     """
     seqgx genes \\
         --annotation ${annotation} --expression ${expression} ${glist} --contigs ${contigs} \\
-        --chromosomes '${params.chromosomes}' --window-length ${params.window_length} \\
+        --gene-types '${params.gene_types}' --chromosomes '${params.chromosomes}' --window-length ${params.window_length} \\
         --genes-per-batch ${params.genes_per_batch} --out genes
 
     cat <<-END_VERSIONS > versions.yml

@@ -10,6 +10,7 @@ process MERGE {
     path cost_files                 // PREDICT's *.reference.json, ISM's *.ism.json, MOTIFS' *.motifs.json
     path motif_tables               // MOTIFS' per-batch tables ([] without the motif analysis)
     path genes
+    path finemapped                 // [] when not given: the fraction of fine-mapped genes driven by the causal variant
 
     output:
     path 'assessment/genes.tsv',     emit: genes
@@ -23,11 +24,12 @@ process MERGE {
     script:
     def phases = selection ? "--attribution ${attribution_genes_tables} --selection ${selection}" : ''
     def costs  = cost_files ? "--costs ${cost_files}" : ''
+    def fine   = finemapped ? "--finemapped ${finemapped}" : ''
     def driver_motifs = [motif_tables].flatten().findAll { it.name.endsWith('.driver_motifs.tsv') }
     def motifs = driver_motifs ? "--motifs ${driver_motifs.join(' ')}" : ''
     """
     seqgx merge \\
-        --genes ${genes_tables} --drivers ${drivers_tables} ${phases} ${costs} ${motifs} --annotation ${genes} \\
+        --genes ${genes_tables} --drivers ${drivers_tables} ${phases} ${costs} ${motifs} --annotation ${genes} ${fine} \\
         --fdr-alpha ${params.fdr_alpha} --out assessment
 
     cat <<-END_VERSIONS > versions.yml

@@ -7,8 +7,10 @@ process STATS {
     // (ATTRIBUTION_STATS: the selected genes); vcf and vcf_index are [] unless the PrediXcan baseline
     // (predictdb) reads genotypes
     tuple val(batch_id), path(haplotypes), path(predictions), path(ism), path(vcf), path(vcf_index)
-    path expression
+    path expression         // genes x samples TSV or tensorQTL phenotype BED
     path predictdb          // [] when not given
+    path covariates         // [] when not given: with them every R is a partial correlation
+    path finemapped         // [] when not given: drivers annotated with the fine-mapped causal variants
 
     output:
     path "stats/${batch_id}.genes.tsv",    emit: genes
@@ -20,12 +22,14 @@ process STATS {
     def db   = predictdb ? "--predictdb ${predictdb} --vcf ${vcf}" : ''
     def attr = ism ? "--ism ${ism}" : ''
     def enet = params.elastic_net_baseline ? '--elastic-net-baseline' : ''
+    def cov  = covariates ? "--covariates ${covariates}" : ''
+    def fine = finemapped ? "--finemapped ${finemapped}" : ''
     // null_draws unset: the null test's own default (50 for 'paper' as published, 1000 for 'empirical')
     def draws = params.null_draws ? "--null-draws ${params.null_draws}" : ''
     """
     seqgx stats \\
         --haplotypes ${haplotypes} --predictions ${predictions} ${attr} \\
-        --expression ${expression} ${db} ${enet} \\
+        --expression ${expression} ${cov} ${fine} ${db} ${enet} \\
         --null-test ${params.null_test} ${draws} --seed ${params.seed} \\
         --min-samples ${params.min_samples} --batch-name ${batch_id} --threads ${task.cpus} --out stats
 

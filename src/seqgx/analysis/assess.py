@@ -39,7 +39,9 @@ from seqgx.analysis.stats import (
     finetune_readout,
     gene_rng,
     gene_statistics,
+    partial_pearson,
     pearson,
+    residualize,
     significant,
     summarize,
     write_readout_weights,
@@ -48,12 +50,15 @@ from seqgx.checks import read_expression
 from seqgx.errors import SeqgxError
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger, progress
+from seqgx.tissues import DEFAULT_TISSUE
 
 log = get_logger(__name__)
 
 PREDICTION_COLUMNS = ("gene_id", "sample", "expression_sample", "readout", "hap1", "hap2", "person")
 ISM_COLUMNS = ("variant_id", "pos", "ref", "alt")
 REFERENCE_TRACK_COLUMNS = ("track_index", "track_name", "bin_sum")
+#: drivers.tsv columns from the fine-mapping table (``finemapped``): empty/NaN without one.
+FINEMAP_COLUMNS = ("finemap_match", "finemap_r2", "finemap_pip", "finemap_variant")
 
 #: genes.tsv of one batch (``<batch>.genes.tsv``): gene fields, then
 #: :data:`seqgx.analysis.stats.GENE_FIELDS` with the baselines inserted before ``approx_r``.
@@ -61,7 +66,7 @@ _STATS_AFTER = ("approx_r", "approx_obs_r", "grad_approx_r", "grad_ism_r", "n_dr
 _STATS_BEFORE = tuple(f for f in GENE_FIELDS if f not in _STATS_AFTER)
 BASELINE_COLUMNS = ("predixcan_r", "predixcan_p", "predixcan_n_used", "predixcan_source", "elastic_net_r",
                     "elastic_net_p")
-BATCH_GENE_COLUMNS = ("gene_id", "gene_name", "chrom", "tss", "strand", "readout", "readout_name",
+BATCH_GENE_COLUMNS = ("tissue", "gene_id", "gene_name", "chrom", "tss", "strand", "readout", "readout_name",
                       *_STATS_BEFORE, *BASELINE_COLUMNS, *_STATS_AFTER, "model", "model_sha256")
 #: merged genes.tsv: the batch columns with ``fdr`` and ``significant`` after ``null_p`` and
 #: ``attribution_status`` after ``status``.
@@ -69,14 +74,17 @@ _P = BATCH_GENE_COLUMNS.index("null_p") + 1
 _S = BATCH_GENE_COLUMNS.index("status") + 1
 MERGED_GENE_COLUMNS = (*BATCH_GENE_COLUMNS[:_P], "fdr", "significant", *BATCH_GENE_COLUMNS[_P:_S],
                        "attribution_status", *BATCH_GENE_COLUMNS[_S:])
-DRIVER_COLUMNS = ("gene_id", "readout", "readout_name", "variant_id", "pos", "ref", "alt", "distance_to_tss",
-                  "ism", "rank", "frac_increase", "driver_r", "driver_p", "eqtl_slope", "eqtl_p", "eqtl_r",
-                  "n_carriers", "carrier_fraction", "is_main", "supported", "frac")
+DRIVER_COLUMNS = ("tissue", "gene_id", "readout", "readout_name", "variant_id", "pos", "ref", "alt",
+                  "distance_to_tss", "ism", "rank", "frac_increase", "driver_r", "driver_p", "eqtl_slope",
+                  "eqtl_p", "eqtl_r", "n_carriers", "carrier_fraction", "is_main", "supported", "frac",
+                  *FINEMAP_COLUMNS)
 #: Columns tables may lack when read back (written by an older seqgx): filled in by :func:`merge_tables`.
-_OPTIONAL_ON_READ = ("readout_name", "frac", "grad_approx_r", "grad_ism_r")
+_OPTIONAL_ON_READ = ("readout_name", "frac", "grad_approx_r", "grad_ism_r", "tissue", "n_covariates",
+                     *FINEMAP_COLUMNS)
 #: Boolean columns of the tables seqgx writes: written ``true`` / ``false`` (NA where unknown), read back
 #: from that or from ``True`` / ``False`` / ``1`` / ``0``.
 BOOLEAN_COLUMNS = ("significant", "is_main", "supported", "selected",  # attribution_genes.tsv
+                   "finemapped", "main_driver_causal", "any_driver_causal",  # with a fine-mapping table
                    # the motif tables (seqgx.analysis.motifs)
                    "in_seqlet", "seqlet_tf_significant", "tf_significant", "enriched", "is_driver",
                    "in_tss_window")
@@ -287,11 +295,13 @@ class VcfSites:
 
 
 def gene_predixcan(weights: pd.DataFrame, gene_id: str, gh: Any, observed: np.ndarray,
-                   vcf: VcfSites | None = None) -> tuple[float, float, int]:
+                   vcf: VcfSites | None = None, covariates: np.ndarray | None = None,
+                   ) -> tuple[float, float, int]:
     """PrediXcan R, p and number of weights used for one gene; NaN (0 used) without a model for it.
 
     Weights are matched to the gene's window SNVs; with ``vcf`` the weights at positions outside the
-    window's SNVs are looked up there too."""
+    window's SNVs are looked up there too. ``covariates`` (samples x k, the gene's expression samples):
+    the partial correlation on them (:func:`seqgx.analysis.stats.partial_pearson`)."""
     hit = match_gene_ids([gene_id], pd.unique(weights["gene"].astype(str))).get(str(gene_id))
     if hit is None:
         return math.nan, math.nan, 0
@@ -315,7 +325,28 @@ def gene_predixcan(weights: pd.DataFrame, gene_id: str, gh: Any, observed: np.nd
     n_used = int(counts["n_used"].iloc[0])
     if n_used == 0:
         return math.nan, math.nan, 0
+    if covariates is not None:
+        x = pred.loc[res["predixcan_gene"].iloc[0]].reindex(samples).to_numpy(dtype=float)
+        r, p, _ = partial_pearson(x, np.asarray(observed, dtype=float), covariates)
+        return r, p, n_used
     return float(res["predixcan_r"].iloc[0]), float(res["predixcan_p"].iloc[0]), n_used
+
+
+def elastic_net_partial(dosage: np.ndarray, observed: np.ndarray, covariates: np.ndarray | None,
+                        seed: int) -> tuple[float, float]:
+    """The cohort's own elastic net (:func:`elastic_net_baseline`): R and p, or with ``covariates`` fitted
+    to the expression residualised on them (as PredictDB trains) and scored by the partial correlation
+    of its out-of-fold prediction with expression."""
+    if covariates is None:
+        r, p, _ = elastic_net_baseline(dosage, observed, seed=seed)
+        return r, p
+    y = np.asarray(observed, dtype=float).copy()
+    ok = np.isfinite(y) & np.all(np.isfinite(covariates), axis=1)
+    y[ok] = residualize(y[ok], covariates[ok])
+    y[~ok] = np.nan
+    _, _, oof = elastic_net_baseline(dosage, y, seed=seed)
+    r, p, _ = partial_pearson(oof, np.asarray(observed, dtype=float), covariates)
+    return r, p
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -347,16 +378,18 @@ class StatsOptions:
 def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: np.ndarray | None,
                 ism: dict[str, np.ndarray] | None, opts: StatsOptions,
                 baselines: dict[str, Any] | None = None, names: dict[str, str] | None = None,
-                grads: dict[str, np.ndarray] | None = None) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+                grads: dict[str, np.ndarray] | None = None, covariates: np.ndarray | None = None,
+                tissue: str = DEFAULT_TISSUE) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """genes.tsv rows (one per readout) and drivers.tsv rows of one gene.
 
     ``person``: (S, R) predictions in the haplotypes' sample order; ``observed``: (S,) expression or None
     (gene not in the expression matrix: status ``no_expression``); ``ism``: readout -> (V,) or None;
     ``names``: readout -> ``readout_name`` (:func:`readout_names`; default the readout id); ``grads``:
-    readout -> (V,) gradient attributions or None (``grad_approx_r``, ``grad_ism_r`` NaN).
+    readout -> (V,) gradient attributions or None (``grad_approx_r``, ``grad_ism_r`` NaN); ``covariates``:
+    (S, k) in the haplotypes' sample order, or None (every R a partial correlation on them).
     """
-    head = {"gene_id": str(gh.gene_id), "gene_name": str(gh.gene_name), "chrom": str(gh.chrom),
-            "tss": int(gh.tss), "strand": str(gh.strand)}
+    head = {"tissue": tissue, "gene_id": str(gh.gene_id), "gene_name": str(gh.gene_name),
+            "chrom": str(gh.chrom), "tss": int(gh.tss), "strand": str(gh.strand)}
     base = {c: math.nan for c in BASELINE_COLUMNS}
     base.update(predixcan_n_used=0, predixcan_source="")
     base.update(baselines or {})
@@ -369,7 +402,7 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
         rname = (names or {}).get(readout, readout)
         if observed is None:
             fields: dict[str, Any] = dict.fromkeys(GENE_FIELDS, math.nan)
-            fields.update(n_samples=0, n_snvs=int(gh.n_variants), null_draws=0, n_drivers=0,
+            fields.update(n_samples=0, n_snvs=int(gh.n_variants), n_covariates=0, null_draws=0, n_drivers=0,
                           status="no_expression")
             dr = None
         else:
@@ -377,7 +410,8 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
             fields, dr = gene_statistics(person[:, k], observed, gh.dosage, ism=iv, null_test=opts.null_test,
                                          n_draws=opts.null_draws, rng=gene_rng(opts.seed, gh.gene_id),
                                          min_samples=opts.min_samples, with_drivers=True,
-                                         distance_to_tss=dist, grad=(grads or {}).get(readout))
+                                         distance_to_tss=dist, grad=(grads or {}).get(readout),
+                                         covariates=covariates)
             if iv is None:
                 fields["n_drivers"] = math.nan  # no ISM for this readout: drivers unknown, not zero
             if fields["status"] == "constant_prediction" and not varies:
@@ -387,7 +421,7 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
             vi = dr["variant_index"].to_numpy(np.int64)
             v = gh.variants.iloc[vi]
             drivers.append(pd.DataFrame({
-                "gene_id": str(gh.gene_id), "readout": readout, "readout_name": rname,
+                "tissue": tissue, "gene_id": str(gh.gene_id), "readout": readout, "readout_name": rname,
                 "variant_id": v["variant_id"].astype(str).to_numpy(), "pos": v["pos"].to_numpy(np.int64),
                 "ref": v["ref"].astype(str).to_numpy(), "alt": v["alt"].astype(str).to_numpy(),
                 "distance_to_tss": dr["distance_to_tss"].to_numpy(np.int64), "ism": dr["ism"].to_numpy(),
@@ -399,20 +433,56 @@ def gene_tables(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
                 "is_main": dr["main_driver"].to_numpy(bool), "supported": dr["supported"].to_numpy(),
                 "frac": dr["frac"].to_numpy()}))
     table = pd.concat(drivers, ignore_index=True) if drivers else empty_drivers()
+    for c in FINEMAP_COLUMNS:  # filled by seqgx.analysis.finemap when a fine-mapping table is given
+        if c not in table:
+            table[c] = "" if c in ("finemap_match", "finemap_variant") else np.nan
     return rows, table
 
 
 def empty_drivers() -> pd.DataFrame:
-    text = ("gene_id", "readout", "readout_name", "variant_id", "ref", "alt")
+    text = ("tissue", "gene_id", "readout", "readout_name", "variant_id", "ref", "alt", "finemap_match",
+            "finemap_variant")
     return pd.DataFrame({c: pd.Series(dtype=object if c in text else float) for c in DRIVER_COLUMNS})
+
+
+def select_readouts(readouts: Sequence[str], reference_json: Path, items: Sequence[str] | None,
+                    source: str) -> list[int]:
+    """Positions in ``readouts`` of a tissue's readouts: those `seqgx predict` made for ``items`` (track
+    indices or names, 'default', fine-tuned weights files; as the tissues samplesheet gives them), found
+    by the specs each readout records in ``<gene_id>.reference.json``; also a readout id itself
+    ('track:4980'). None: every readout."""
+    if items is None:
+        return list(range(len(readouts)))
+    described = {}
+    if reference_json.is_file():
+        listed = json.loads(reference_json.read_text()).get("readouts") or []
+        described = {str(d.get("name")): d for d in listed if isinstance(d, dict)}
+    chosen: list[int] = []
+    for item in items:
+        key = Path(item).name if str(item).lower().endswith(".csv") else str(item).strip()
+        hits = [k for k, r in enumerate(readouts)
+                if r == key or key in (described.get(r, {}).get("specs") or [])]
+        if not hits:
+            raise SeqgxError(f"{source}: readout '{item}' is not among the predicted readouts "
+                             f"({', '.join(readouts)} in '{reference_json}'); predict with the union of the "
+                             f"tissues' readouts (seqgx run and the pipeline do)")
+        chosen += [k for k in hits if k not in chosen]
+    return chosen
 
 
 def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | Path], expression: str | Path,
                  ism: Sequence[str | Path] | None = None, predictdb: str | Path | None = None,
                  vcf: str | Path | None = None, opts: StatsOptions | None = None,
+                 covariates: str | Path | None = None, readouts: Sequence[str] | None = None,
+                 tissue: str = DEFAULT_TISSUE, finemapped: str | Path | None = None,
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`seqgx stats` on a batch: (genes table, drivers table) for every haplotypes file given.
 
+    One tissue: ``expression`` and its ``covariates`` (every R a partial correlation on them), the
+    tissue's ``readouts`` of the predictions (:func:`select_readouts`; None: all); rows carry ``tissue``.
+    Genes without a row in ``expression`` are left out under a tissue name other than 'default' (a gene
+    not expressed in a tissue is absent from its tables), kept with status ``no_expression`` otherwise.
+    ``finemapped``: drivers annotated with the fine-mapped causal variants (:mod:`seqgx.analysis.finemap`).
     The genes table carries the batch's report data (:mod:`seqgx.report.genedata`) in
     ``genes.attrs``, which :func:`write_batch` writes as ``<batch>.genedata.npz``."""
     from seqgx.genome.personalize import GeneHaplotypes
@@ -425,6 +495,20 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
     pred_dir = Path(predictions[0]) if len(predictions) == 1 and Path(predictions[0]).is_dir() else None
     ism_dir = Path(ism[0]) if ism and len(ism) == 1 and Path(ism[0]).is_dir() else None
     expr = read_expression(expression)
+    cov = None
+    if covariates:
+        from seqgx.analysis.covariates import read_covariates
+
+        cov = read_covariates(covariates, [str(c) for c in expr.columns])
+        cov_of = pd.DataFrame(cov.values, index=[str(c) for c in expr.columns])
+        if cov.n_missing:
+            log.warning("covariates %s lack %d of the %d expression samples: those samples are left out of "
+                        "every statistic", covariates, cov.n_missing, expr.shape[1])
+    fine = None
+    if finemapped:
+        from seqgx.analysis.finemap import annotate_drivers, read_finemapped
+
+        fine = read_finemapped(finemapped)
     weights = read_predictdb(predictdb) if predictdb else None
     sites = VcfSites(vcf) if vcf and weights is not None else None
     if vcf and weights is None:
@@ -448,7 +532,10 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
             where = pred_dir / f"{gid}.predictions.tsv" if pred_dir else f"{gid}.predictions.tsv"
             raise SeqgxError(f"gene '{gid}' has haplotypes '{path}' but no predictions file '{where}'; run "
                              f"'seqgx predict' on it or pass its predictions")
-        readouts, person = read_predictions(ppath, gid, [str(s) for s in gh.samples])
+        readouts_all, person = read_predictions(ppath, gid, [str(s) for s in gh.samples])
+        ref_json = ppath.with_name(f"{gid}.reference.json")
+        keep = select_readouts(readouts_all, ref_json, readouts, f"tissue '{tissue}'")
+        readouts_of_tissue, person = [readouts_all[k] for k in keep], person[:, keep]
         ism_values = grad_values = None
         if ism_files is not None:
             ipath = ism_files.get(gid)
@@ -456,34 +543,43 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
                 where = ism_dir / f"{gid}.ism.tsv" if ism_dir else f"{gid}.ism.tsv"
                 raise SeqgxError(f"gene '{gid}' has haplotypes '{path}' but no ISM file '{where}'; run "
                                  f"'seqgx ism' on it or pass its ISM table")
-            ism_values = read_ism(ipath, gh.variants, readouts)
+            ism_values = read_ism(ipath, gh.variants, readouts_of_tissue)
             # Without --gradients the grad_ columns are all NA: no gradient statistics, not zeros.
-            grad_values = {r: g for r, g in read_ism(ipath, gh.variants, readouts, prefix="grad_").items()
-                           if np.isfinite(g).any()}
-            lacking = [r for r in readouts if r not in ism_values]
+            grad_values = {r: g for r, g in read_ism(ipath, gh.variants, readouts_of_tissue,
+                                                     prefix="grad_").items() if np.isfinite(g).any()}
+            lacking = [r for r in readouts_of_tissue if r not in ism_values]
             if lacking:
                 log.warning("%s: ISM file %s has no column ism_%s: its ISM statistics are NaN", gid, ipath,
                             lacking[0])
         observed = expression_row(expr, gid, [str(s) for s in gh.expression_samples])
+        if observed is None and tissue != DEFAULT_TISSUE:
+            log.info("%s: not in tissue %s's expression %s; absent from its tables", gid, tissue, expression)
+            continue
         if observed is None:
             log.warning("%s: not in the expression matrix %s; kept with status no_expression", gid,
                         expression)
-        ref_json = ppath.with_name(f"{gid}.reference.json")
+        # The gene's samples' covariates (NaN rows: samples the covariates file lacks, left out).
+        gene_cov = (None if cov is None
+                    else cov_of.reindex([str(s) for s in gh.expression_samples]).to_numpy())
         baselines: dict[str, Any] = model_identity(ref_json)
         if observed is not None and weights is not None:
-            r, p, n_used = gene_predixcan(weights, gid, gh, observed, sites)
+            r, p, n_used = gene_predixcan(weights, gid, gh, observed, sites, gene_cov)
             baselines.update(predixcan_r=r, predixcan_p=p, predixcan_n_used=n_used,
                              predixcan_source="predictdb" if np.isfinite(r) else "")
         if observed is not None and opts.elastic_net_baseline:
-            er, ep, _ = elastic_net_baseline(gh.dosage, observed, seed=opts.seed)
+            er, ep = elastic_net_partial(gh.dosage, observed, gene_cov, opts.seed)
             baselines.update(elastic_net_r=er, elastic_net_p=ep)
             # The cohort's own elastic net stands in for PrediXcan where PredictDB has no model.
             if not np.isfinite(baselines.get("predixcan_r", math.nan)) and np.isfinite(er):
                 baselines.update(predixcan_r=er, predixcan_p=ep, predixcan_source="elastic_net")
-        gene_rows, gene_drivers = gene_tables(gh, readouts, person, observed, ism_values, opts, baselines,
-                                              readout_names(ref_json, readouts), grad_values)
-        records.append(gene_record(gh, readouts, person, observed, ism_values, grad_values, gene_drivers,
-                                   ref_json))
+        gene_rows, gene_drivers = gene_tables(gh, readouts_of_tissue, person, observed, ism_values, opts,
+                                              baselines, readout_names(ref_json, readouts_of_tissue),
+                                              grad_values, gene_cov, tissue)
+        if fine is not None:
+            gene_drivers = annotate_drivers(gene_drivers, gh.variants, np.asarray(gh.dosage), str(gh.chrom),
+                                            fine, gid)
+        records.append(gene_record(gh, readouts_of_tissue, person, observed, ism_values, grad_values,
+                                   gene_drivers, ref_json))
         rows.extend(gene_rows)
         if len(gene_drivers):
             drivers.append(gene_drivers)
@@ -548,8 +644,17 @@ def _read_batch_table(path: Path, columns: Sequence[str], what: str) -> pd.DataF
     fix = "pass the files 'seqgx stats' wrote"
     t = _read_tsv(path, what, [c for c in columns if c not in _OPTIONAL_ON_READ], fix,
                   dtype={"gene_id": str, "gene_name": str, "chrom": str, "readout": str, "readout_name": str,
-                         "status": str, "strand": str,
+                         "status": str, "strand": str, "tissue": str, "finemap_match": str,
+                         "finemap_variant": str,
                          "variant_id": str, "ref": str, "alt": str, "predixcan_source": str})
+    return t
+
+
+def _with_tissue(t: pd.DataFrame) -> pd.DataFrame:
+    """A table of an older seqgx (no ``tissue`` column) is the one tissue of its run."""
+    if "tissue" not in t:
+        t.insert(0, "tissue", DEFAULT_TISSUE)
+    t["tissue"] = t["tissue"].fillna(DEFAULT_TISSUE).astype(str)
     return t
 
 
@@ -586,7 +691,7 @@ ATTRIBUTION_STATUSES = ("computed", "not_selected_for_attribution", "not_compute
 def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | None = None,
                  annotation: str | Path | None = None, fdr_alpha: float = 0.05,
                  attribution: Sequence[str | Path] | None = None, selection: str | Path | None = None,
-                 costs: Sequence[str | Path] | None = None,
+                 costs: Sequence[str | Path] | None = None, finemapped: str | Path | None = None,
                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Concatenate batch tables, add BH ``fdr`` per readout over ``null_p`` across all genes and
     ``significant`` (fdr < alpha); return (genes, drivers, summary).
@@ -594,7 +699,9 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
     Two-phase runs: ``genes`` are phase 1's tables (every gene, no attribution), ``attribution`` the
     phase-2 tables of the genes ``selection`` (attribution_genes.tsv) chose; their rows replace phase
     1's, whose statistics they must repeat exactly. ``costs``: the model steps' per-gene JSON files
-    (predictions' ``*.reference.json``, ``*.ism.json``, ``*.motifs.json``) summed into ``summary['cost']``."""
+    (predictions' ``*.reference.json``, ``*.ism.json``, ``*.motifs.json``) summed into ``summary['cost']``.
+    ``finemapped``: the fine-mapping table (:mod:`seqgx.analysis.finemap`): per gene and readout whether
+    its drivers are the causal variants, summed in ``summary['finemapping']``."""
     if not 0 < fdr_alpha <= 1:
         raise SeqgxError(f"--fdr-alpha must be in (0, 1], got {fdr_alpha}")
     g, d, gene_files = _read_batches(genes, drivers)
@@ -616,7 +723,7 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
     if annotation:
         g = _annotate(g, annotation)
     fdr = np.full(len(g), np.nan)
-    for _, idx in g.groupby("readout", sort=False).indices.items():
+    for _, idx in g.groupby(["tissue", "readout"], sort=False).indices.items():  # per tissue, readout
         fdr[idx] = bh_fdr(g["null_p"].to_numpy(dtype=float)[idx])
     g.insert(g.columns.get_loc("null_p") + 1, "fdr", fdr)
     g.insert(g.columns.get_loc("fdr") + 1, "significant", significant(fdr, fdr_alpha))
@@ -629,10 +736,16 @@ def merge_tables(genes: Sequence[str | Path], drivers: Sequence[str | Path] | No
                                  for r, t in g.groupby("readout", sort=True)},
                "attribution": {"n_genes": int(g.loc[computed_rows, "gene_id"].nunique()),
                                **({"selection": Path(selection).name} if selection is not None else {})},
-               "models": sorted({f"{m} (sha256 {s})" for m, s in zip(g["model"].fillna(""),
-                                                                          g["model_sha256"].fillna(""),
-                                                                          strict=True) if m}),
+               "tissues": sorted(pd.unique(g["tissue"]).tolist()),
+               "models": sorted({f"{m} (sha256 {s})" for m, s in zip(g["model"].astype(object).fillna(""),
+                                                                          g["model_sha256"].astype(object)
+                                                                          .fillna(""), strict=True) if m}),
                "readouts": summarize(g, d)}
+    if finemapped:
+        from seqgx.analysis.finemap import finemap_summary, gene_finemap_columns, read_finemapped
+
+        g = gene_finemap_columns(g, d, read_finemapped(finemapped))
+        summary["finemapping"] = finemap_summary(g)
     if costs:
         summary["cost"] = cost_totals(costs)
     return g, d, summary
@@ -678,7 +791,8 @@ def cost_totals(items: Sequence[str | Path]) -> dict[str, Any]:
 def _combine_phases(g: pd.DataFrame, ag: pd.DataFrame, ad: pd.DataFrame, chosen: pd.DataFrame,
                     selection: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Phase-1 rows, with the phase-2 rows of the selected genes in their place."""
-    selected = set(chosen.loc[chosen["selected"], "gene_id"])
+    # A gene selected on another tissue but not expressed in this one has no rows here.
+    selected = set(chosen.loc[chosen["selected"], "gene_id"]) & set(g["gene_id"])
     have = set(ag["gene_id"])
     lost = sorted(selected - have)
     if lost:
@@ -689,8 +803,8 @@ def _combine_phases(g: pd.DataFrame, ag: pd.DataFrame, ad: pd.DataFrame, chosen:
     if extra:
         raise SeqgxError(f"gene '{extra[0]}' has attribution statistics but is not selected in "
                          f"'{selection}'; pass the tables of this run's attribution batches only")
-    key1 = pd.MultiIndex.from_frame(g[["gene_id", "readout"]])
-    key2 = pd.MultiIndex.from_frame(ag[["gene_id", "readout"]])
+    key1 = pd.MultiIndex.from_frame(g[["gene_id", "readout", "tissue"]])
+    key2 = pd.MultiIndex.from_frame(ag[["gene_id", "readout", "tissue"]])
     pos = key1.get_indexer(key2)
     if (pos < 0).any():
         k = key2[int(np.flatnonzero(pos < 0)[0])]
@@ -736,16 +850,19 @@ def _read_batches(genes: Sequence[str | Path], drivers: Sequence[str | Path] | N
                 raise SeqgxError(f"genes table '{g}' has no drivers table '{d}' beside it; pass --drivers")
             driver_files.append(d)
     tables = []
-    where: dict[tuple[str, str], Path] = {}
+    where: dict[tuple[str, str, str], Path] = {}
     for p in gene_files:
-        t = _read_batch_table(p, BATCH_GENE_COLUMNS, "genes table")
-        for key in zip(t["gene_id"], t["readout"], strict=True):
+        t = _with_tissue(_read_batch_table(p, BATCH_GENE_COLUMNS, "genes table"))
+        for key in zip(t["tissue"], t["gene_id"], t["readout"], strict=True):
             if key in where:
-                raise SeqgxError(f"gene '{key[0]}' readout '{key[1]}' is in both '{where[key]}' and '{p}'; "
-                                 f"pass each batch once")
+                tissue = f" (tissue {key[0]})" if key[0] != DEFAULT_TISSUE else ""
+                raise SeqgxError(f"gene '{key[1]}' readout '{key[2]}'{tissue} is in both '{where[key]}' and "
+                                 f"'{p}'; pass each batch once")
             where[key] = p
         tables.append(t)
     g = pd.concat(tables, ignore_index=True)
+    if "n_covariates" not in g:  # tables of an older seqgx: no covariates
+        g.insert(g.columns.get_loc("n_snvs") + 1, "n_covariates", 0)
     if "readout_name" not in g:
         g.insert(g.columns.get_loc("readout") + 1, "readout_name", np.nan)
     for c in ("grad_approx_r", "grad_ism_r"):  # tables of an older seqgx: not computed
@@ -753,12 +870,14 @@ def _read_batches(genes: Sequence[str | Path], drivers: Sequence[str | Path] | N
             g[c] = np.nan
     g["readout_name"] = g["readout_name"].fillna(g["readout"])
     g["predixcan_source"] = g["predixcan_source"].fillna("")
-    dtabs = [_read_batch_table(p, DRIVER_COLUMNS, "drivers table") for p in driver_files]
+    dtabs = [_with_tissue(_read_batch_table(p, DRIVER_COLUMNS, "drivers table")) for p in driver_files]
     d = pd.concat(dtabs, ignore_index=True) if dtabs else empty_drivers()
     for c in DRIVER_COLUMNS:
         if c not in d:
             d[c] = np.nan
     d = d[list(DRIVER_COLUMNS)]
+    d["finemap_match"] = d["finemap_match"].fillna("").astype(str)
+    d["finemap_variant"] = d["finemap_variant"].fillna("").astype(str)
     if len(d):
         d["is_main"] = _as_bool(d["is_main"])
         d["supported"] = _as_tristate(d["supported"])  # 1.0 / 0.0 / NaN, as summarize averages it

@@ -1362,15 +1362,30 @@ def merge_motif_tables(driver_motifs: Sequence[str | Path]
 
 def run_enrichment(driver_motifs: Sequence[str | Path], out_dir: str | Path, *,
                    genes: Sequence[str | Path] | None = None, alpha: float = ENRICHMENT_ALPHA,
-                   fimo_threshold: float = FIMO_THRESHOLD, db: MotifDatabase | None = None
-                   ) -> tuple[dict[str, Any], list[Path]]:
+                   fimo_threshold: float = FIMO_THRESHOLD, db: MotifDatabase | None = None,
+                   drivers: pd.DataFrame | None = None) -> tuple[dict[str, Any], list[Path]]:
     """Merge the batches' motif tables and test enrichment around all drivers of the run. Writes under
     ``out_dir``: ``driver_motifs.tsv``, ``seqlets.tsv``, ``motif_snvs.tsv`` (concatenated),
     ``motif_enrichment.tsv``, ``motif_clusters.meme`` and ``motif_summary.json`` (:func:`motif_summary`).
-    ``genes`` (a merged genes.tsv) replaces the drivers' ``gene_r``. Returns (summary, paths)."""
+    ``genes`` (a merged genes.tsv) replaces the drivers' ``gene_r``. ``drivers`` (one tissue's merged
+    drivers): only their rows are kept, and the seqlets of their genes and readouts (the motif step ran
+    once on every tissue's drivers). Returns (summary, paths)."""
     if not 0 < alpha <= 1:
         raise SeqgxError(f"--fdr-alpha must be in (0, 1], got {alpha}")
     dm, sq, sn = merge_motif_tables(driver_motifs)
+    if drivers is not None:
+        keys = set(zip(drivers["gene_id"].astype(str), drivers["readout"].astype(str),
+                       drivers["variant_id"].astype(str), strict=True))
+        pairs = {k[:2] for k in keys}
+
+        def of_tissue(t: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+            wanted = keys if len(key) == 3 else pairs
+            hit = [tuple(map(str, k)) in wanted for k in zip(*(t[c] for c in key), strict=True)]
+            return t[np.asarray(hit, dtype=bool)].reset_index(drop=True) if len(t) else t
+
+        dm = of_tissue(dm, ["gene_id", "readout", "variant_id"])
+        sn = of_tissue(sn, ["gene_id", "readout"])
+        sq = of_tissue(sq, ["gene_id", "readout"])
     if genes:
         r = read_gene_r(genes)
         dm["gene_r"] = [r.get((str(g), str(x)), math.nan)

@@ -68,7 +68,8 @@ def select_genes(screen: pd.DataFrame, mode: str, fdr_alpha: float = 0.05, min_a
     """The selection (:data:`SELECTION_COLUMNS` but ``batch``) from the phase-1 merged genes table
     (one row per gene and readout, with ``fdr``).
 
-    ``mode``: 'significant' (FDR < ``fdr_alpha`` and |R| > ``min_abs_r`` on any readout), 'all', or a
+    ``mode``: 'significant' (FDR < ``fdr_alpha`` and |R| > ``min_abs_r`` on any readout of any tissue:
+    the FDR is per tissue and readout), 'all', or a
     file of gene ids or names (one per line)."""
     if screen.empty:
         return pd.DataFrame(columns=[c for c in SELECTION_COLUMNS if c != "batch"])
@@ -82,7 +83,9 @@ def select_genes(screen: pd.DataFrame, mode: str, fdr_alpha: float = 0.05, min_a
         hit = np.isfinite(fdr) & (fdr < fdr_alpha) & np.isfinite(r) & (np.abs(r) > min_abs_r)
         for row in screen[hit].itertuples():
             if not reason[row.gene_id]:
-                reason[row.gene_id] = (f"significant on {row.readout}: FDR {row.fdr:.3g} < {fdr_alpha:g}, "
+                where = row.readout if getattr(row, "tissue", "default") == "default" else \
+                    f"{row.tissue} {row.readout}"
+                reason[row.gene_id] = (f"significant on {where}: FDR {row.fdr:.3g} < {fdr_alpha:g}, "
                                        f"|R| {abs(row.r):.3f} > {min_abs_r:g}")
     else:
         path = require_file(mode, "attribution gene list", "give 'significant', 'all' or a file of gene "

@@ -19,7 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bgzipped+indexed cohort VCF/BCF; or several (e.g. one per chromosome, same "
                    "samples): files, quoted globs, or a samplesheet .csv/.tsv with columns contig, vcf")
     p.add_argument("--annotation", required=True, help="GTF or gene TSV")
-    p.add_argument("--expression", required=True, help="expression matrix TSV (genes x samples)")
+    p.add_argument("--expression", help="expression matrix TSV (genes x samples) or tensorQTL phenotype BED")
+    p.add_argument("--covariates", help="covariates of --expression (tensorQTL layout or samples as rows)")
+    p.add_argument("--tissue", nargs="+", action="append", metavar="NAME EXPRESSION [COVARIATES]",
+                   help="a tissue (instead of --expression): name, expression file, optional covariates; "
+                        "repeat per tissue")
     p.add_argument("--sample-map", help="TSV: expression_sample, vcf_sample")
     p.add_argument("--gene-list", help="file of gene ids or names, one per line")
     min_samples = PARAMS_BY_NAME["min_samples"].default
@@ -30,9 +34,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seqgx.errors import SeqgxError
+
+    if bool(args.tissue) == bool(args.expression):
+        raise SeqgxError("give --expression (one tissue) or --tissue NAME EXPRESSION [COVARIATES] per tissue")
+    bad = [t for t in args.tissue or [] if len(t) not in (2, 3)]
+    if bad:
+        raise SeqgxError(f"--tissue {' '.join(bad[0])}: give NAME EXPRESSION [COVARIATES]")
+    tissues = [(t[0], t[1], t[2] if len(t) == 3 else None) for t in args.tissue] if args.tissue else None
     result = check_inputs(args.fasta, args.vcf, args.annotation, args.expression,
                           sample_map=args.sample_map, gene_list=args.gene_list,
-                          min_samples=args.min_samples)
+                          min_samples=args.min_samples, covariates=args.covariates, tissues=tissues)
     write_check_outputs(result, args.out)
     print(json.dumps(result.summary, default=str) if args.json else format_summary(result.summary))
     return 0

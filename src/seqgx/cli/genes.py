@@ -17,8 +17,10 @@ log = get_logger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotation", required=True, help=PARAMS_BY_NAME["annotation"].help)
-    parser.add_argument("--expression", help="Expression matrix TSV (first column gene_id): keep only its "
-                        "genes")
+    parser.add_argument("--expression", nargs="+", help="Expression matrix TSV or tensorQTL BED; several "
+                        "(one per tissue): keep only the genes of any of them")
+    parser.add_argument("--gene-types", default=PARAMS_BY_NAME["gene_types"].default,
+                        help=PARAMS_BY_NAME["gene_types"].help)
     parser.add_argument("--gene-list", help=PARAMS_BY_NAME["gene_list"].help)
     parser.add_argument("--chromosomes", default=PARAMS_BY_NAME["chromosomes"].default,
                         help=PARAMS_BY_NAME["chromosomes"].help)
@@ -35,10 +37,13 @@ def run(args: argparse.Namespace) -> int:
     G.check_window_length(args.window_length)
     annotation = G.read_annotation(args.annotation)
     gene_list = G.read_gene_list(args.gene_list) if args.gene_list else None
-    expression = list(read_expression(args.expression).index) if args.expression else None
+    expression = None
+    if args.expression:
+        expression = list(dict.fromkeys(g for e in args.expression for g in read_expression(e).index))
     genes = G.select_genes(annotation, gene_list=gene_list, chromosomes=args.chromosomes,
                            expression_genes=expression, source=args.annotation,
-                           gene_list_path=args.gene_list or "gene list")
+                           gene_list_path=args.gene_list or "gene list",
+                           gene_types=G.parse_gene_types(args.gene_types))
     contigs = G.read_contigs(args.contigs) if args.contigs else None
     windows = G.make_windows(genes, args.window_length, contigs, contigs_path=args.contigs or "contig map")
     paths = G.write_genes(windows, args.out, args.genes_per_batch)

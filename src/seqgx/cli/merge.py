@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the batches' <batch>.driver_motifs.tsv (with seqlets and motif_snvs beside them) of "
                         "'seqgx motifs': merged, tested for motif enrichment around the drivers, and "
                         "summarised in summary.json")
+    p.add_argument("--finemapped", help="fine-mapping table (gene_id; variant_id or chrom,pos,ref,alt; pip; "
+                                        "credible_set): per gene whether its drivers are the causal variants")
     p.add_argument("--out", required=True, help="output directory")
 
 
@@ -49,13 +51,14 @@ def run(args: argparse.Namespace) -> int:
         raise SeqgxError("--attribution needs --selection (the attribution_genes.tsv that chose the genes)")
     genes, drivers, summary = merge_tables(args.genes, args.drivers, args.annotation, args.fdr_alpha,
                                            attribution=args.attribution, selection=args.selection,
-                                           costs=args.costs)
+                                           costs=args.costs, finemapped=args.finemapped)
     paths = write_merged(genes, drivers, summary, args.out)
     if args.motifs:
         from seqgx.analysis.assess import write_json
         from seqgx.analysis.motifs import run_enrichment
 
-        motifs, motif_paths = run_enrichment(args.motifs, args.out, genes=[paths[0]], alpha=args.fdr_alpha)
+        motifs, motif_paths = run_enrichment(args.motifs, args.out, genes=[paths[0]], alpha=args.fdr_alpha,
+                                              drivers=drivers)
         summary["motifs"] = motifs
         write_json(summary, paths[2])
         paths += motif_paths

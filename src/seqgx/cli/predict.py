@@ -45,11 +45,14 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="run on CPU when the requested GPU provider/device is missing, instead of failing")
     p.add_argument("--track-names", help="TSV of the model's track names (column 'name'), for own models")
     p.add_argument("--tracks", nargs="+", default=None,
-                   help="track readouts by index or exact name, or 'none' (default 4980 'CAGE:brain; "
-                        "adult;' for Enformer; every track for models with <= 16 tracks)")
+                   help="track readouts by index or exact name, 'default' (the model's default), or 'none' "
+                        "(default 4980 'CAGE:brain; adult;' for Enformer; every track for models with <= 16 "
+                        "tracks)")
     p.add_argument("--bins", default="centre:3",
                    help="bins summed by every readout: 'centre:3' (default; 447-449 of 896), 'A-B', 'a,b'")
-    p.add_argument("--finetuned-weights", help="weights CSV (tracks,weights; last row offset,<intercept>)")
+    p.add_argument("--finetuned-weights", nargs="+",
+                   help="weights CSV(s) (tracks,weights; last row offset,<intercept>); several (tissues) are "
+                        "named finetuned:<file stem>")
     p.add_argument("--pseudocount", type=float, default=1.0,
                    help="pseudocount of the fine-tuned readout's log2(bin-sum + pseudocount) (default 1)")
     p.add_argument("--batch-size", type=int, default=0, help="sequences per model call, 0 = automatic")
@@ -72,7 +75,13 @@ def _default_tracks(names: list[str]) -> list[str]:
 def build_predictor(args: argparse.Namespace, window_length: int) -> tuple[Any, Any, list[int]]:
     """What the model flags describe: (Predictor, the full backend, the readout bins)."""
     from seqgx.model.predict import Predictor, open_backend
-    from seqgx.model.readouts import TrackReadout, load_finetuned_readout, parse_bins, resolve_tracks
+    from seqgx.model.readouts import (
+        TrackReadout,
+        finetuned_labels,
+        load_finetuned_readout,
+        parse_bins,
+        readouts_of_specs,
+    )
 
     if args.max_shift < 0:
         raise SeqgxError(f"--max-shift must be >= 0, got {args.max_shift}")
@@ -83,17 +92,20 @@ def build_predictor(args: argparse.Namespace, window_length: int) -> tuple[Any, 
                            seed=args.seed)
     names = backend.track_names
     bins = parse_bins(args.bins, backend.n_bins)
+    weights = args.finetuned_weights or []
+    default = _default_tracks(names) if len(names) == 5313 or len(names) <= 16 else []
     if args.tracks is not None:
         track_specs = args.tracks
-    elif args.finetuned_weights and len(names) != 5313 and len(names) > 16:
+    elif weights and not default:
         track_specs = []  # no sensible default track; the fine-tuned readout alone
     else:
-        track_specs = _default_tracks(names)
+        track_specs = ["default"] if default else _default_tracks(names)  # (the latter raises)
     if [s.lower() for s in track_specs] == ["none"]:
         track_specs = []
-    readouts: list = [TrackReadout(t, bins, names[t]) for t in resolve_tracks(track_specs, names)]
-    if args.finetuned_weights:
-        readouts.append(load_finetuned_readout(args.finetuned_weights, names, bins, args.pseudocount))
+    readouts: list = [TrackReadout(t, bins, names[t], specs=asked)
+                      for t, asked in readouts_of_specs(track_specs, names, default)]
+    for path, label in zip(weights, finetuned_labels(weights), strict=True):
+        readouts.append(load_finetuned_readout(path, names, bins, args.pseudocount, label=label))
     shifts = range(-args.max_shift, args.max_shift + 1)
     predictor = Predictor(backend, readouts, shifts=shifts, reverse_complement=args.reverse_complement,
                           batch_size=args.batch_size or None)

@@ -7,6 +7,7 @@ import json
 
 from seqgx.params import PARAMS_BY_NAME
 from seqgx.threads import add_threads_argument, set_threads
+from seqgx.tissues import DEFAULT_TISSUE
 
 NAME = "stats"
 HELP = ("Correlate each gene's personal predictions with observed expression, test against the gene's "
@@ -21,7 +22,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ism", nargs="+",
                    help="directory (or files) of <gene_id>.ism.tsv from 'seqgx ism' (without it: no drivers, "
                         "approx_r/approx_obs_r NaN)")
-    p.add_argument("--expression", required=True, help="expression matrix TSV (genes x samples)")
+    p.add_argument("--expression", required=True,
+                   help="expression: matrix TSV (genes x samples) or tensorQTL phenotype BED (.bed, .bed.gz)")
+    p.add_argument("--covariates", help="covariates of the expression (tensorQTL layout, or samples as "
+                                        "rows): every R a partial correlation on them")
+    p.add_argument("--tissue", default=DEFAULT_TISSUE,
+                   help=f"tissue name written in every row (default '{DEFAULT_TISSUE}'); genes without "
+                        f"expression in a named tissue are left out")
+    p.add_argument("--readouts", nargs="+",
+                   help="this tissue's readouts of the predictions: track indices or names, 'default', "
+                        "fine-tuned weights files (default: every readout predicted)")
+    p.add_argument("--finemapped", help="fine-mapping table: annotate drivers with the causal variants "
+                                        "(credible set, LD r^2 in the cohort)")
     p.add_argument("--predictdb", help="PredictDB SQLite model (table 'weights') for the PrediXcan baseline")
     p.add_argument("--vcf", help="cohort VCF, to use PredictDB weights at SNVs outside the gene's window")
     p.add_argument("--null-test", choices=PARAMS_BY_NAME["null_test"].choices, default="empirical",
@@ -47,10 +59,13 @@ def run(args: argparse.Namespace) -> int:
                         min_samples=args.min_samples, elastic_net_baseline=args.elastic_net_baseline)
     name = args.batch_name or default_batch_name(args.haplotypes)
     genes, drivers = assess_batch(args.haplotypes, args.predictions, args.expression, ism=args.ism,
-                                  predictdb=args.predictdb, vcf=args.vcf, opts=opts)
+                                  predictdb=args.predictdb, vcf=args.vcf, opts=opts,
+                                  covariates=args.covariates, readouts=args.readouts, tissue=args.tissue,
+                                  finemapped=args.finemapped)
     paths = write_batch(genes, drivers, args.out, name)
     status = genes.groupby("status").size().to_dict()
-    print(json.dumps({"batch": name, "genes": int(genes["gene_id"].nunique()), "rows": len(genes),
+    print(json.dumps({"batch": name, "tissue": args.tissue, "genes": int(genes["gene_id"].nunique()),
+                      "rows": len(genes),
                       "drivers": len(drivers), "status": {str(k): int(v) for k, v in status.items()},
                       "outputs": [str(p) for p in paths]}))
     return 0

@@ -92,11 +92,12 @@ def _read_gtf(path: Path) -> pd.DataFrame:
             except ValueError:
                 raise SeqgxError(f"annotation '{path}' line {lineno}: start/end are not integers; "
                                  f"fix the line") from None
-            rows.append((gid, attrs.get("gene_name") or gid, f[0], start if f[6] == "+" else end, f[6]))
+            rows.append((gid, attrs.get("gene_name") or gid, f[0], start if f[6] == "+" else end, f[6],
+                         attrs.get("gene_type") or attrs.get("gene_biotype") or ""))
     if not rows:
         raise SeqgxError(f"annotation '{path}' has no 'gene' records (column 3); add gene records "
                          f"or pass a TSV annotation (gene_id, gene_name, chrom, tss, strand)")
-    return pd.DataFrame(rows, columns=ANNOTATION_COLUMNS)
+    return pd.DataFrame(rows, columns=[*ANNOTATION_COLUMNS, "gene_type"])
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:
@@ -106,8 +107,11 @@ def _read_tsv(path: Path) -> pd.DataFrame:
         raise SeqgxError(f"annotation '{path}' is not a valid TSV ({exc}); fix the table") from None
     if "gene_name" not in table.columns:
         table["gene_name"] = table["gene_id"]
-    table = table[ANNOTATION_COLUMNS].copy()
+    if "gene_type" not in table.columns:  # GENCODE's name; Ensembl's gene_biotype also read
+        table["gene_type"] = table["gene_biotype"] if "gene_biotype" in table.columns else ""
+    table = table[[*ANNOTATION_COLUMNS, "gene_type"]].copy()
     table["gene_name"] = table["gene_name"].fillna(table["gene_id"])
+    table["gene_type"] = table["gene_type"].fillna("")
     bad_tss = ~table["tss"].fillna("").str.fullmatch(r"\d+")
     if bad_tss.any():
         i = int(np.flatnonzero(bad_tss.to_numpy())[0])
@@ -124,7 +128,8 @@ def _read_tsv(path: Path) -> pd.DataFrame:
 
 
 def read_annotation(path: str | Path) -> pd.DataFrame:
-    """Genes of a GTF or TSV annotation: columns gene_id, gene_name, chrom, tss (1-based), strand.
+    """Genes of a GTF or TSV annotation: columns gene_id, gene_name, chrom, tss (1-based), strand, gene_type
+    (GTF ``gene_type`` or ``gene_biotype``, a TSV's column of either name; '' where not given).
 
     Duplicate gene ids keep their first record (logged).
     """
@@ -185,11 +190,34 @@ def _chromosome_filter(chroms: pd.Series, chromosomes: str) -> pd.Series:
     return chroms.map(lambda c: canonical_contig(c) in wanted)
 
 
+def parse_gene_types(spec: str | None) -> set[str] | None:
+    """``gene_types`` as a set; None for 'all' (or empty): no filter."""
+    types = {t.strip() for t in str(spec or "").split(",") if t.strip()}
+    return None if not types or "all" in {t.lower() for t in types} else types
+
+
 def select_genes(annotation: pd.DataFrame, gene_list: list[str] | None = None,
                  chromosomes: str = "autosomes", expression_genes: list[str] | None = None,
-                 source: str = "annotation", gene_list_path: str = "gene list") -> pd.DataFrame:
-    """Filter the annotation by gene list (ids with/without version, or names), chromosomes, expression."""
+                 source: str = "annotation", gene_list_path: str = "gene list",
+                 gene_types: set[str] | None = None) -> pd.DataFrame:
+    """Filter the annotation by gene list (ids with/without version, or names), chromosomes, gene type
+    (``gene_types``; genes whose annotation gives no type are kept and counted), expression."""
     genes = annotation
+    if gene_types is not None and "gene_type" in genes.columns:
+        typed = genes["gene_type"].fillna("").astype(str)
+        keep = typed.isin(gene_types) | (typed == "")
+        if (typed == "").all():
+            log.warning("annotation %s gives no gene_type/gene_biotype: gene_types %s not applied", source,
+                        ",".join(sorted(gene_types)))
+        elif (typed == "").any():
+            log.warning("%d genes of %s have no gene_type; kept", int((typed == "").sum()), source)
+        if not keep.all():
+            log.info("%d genes dropped: gene_type not in %s", int((~keep).sum()),
+                     ",".join(sorted(gene_types)))
+        genes = genes[keep.to_numpy(bool)]
+        if genes.empty:
+            raise SeqgxError(f"no gene of '{source}' has a gene_type in {','.join(sorted(gene_types))}; set "
+                             f"gene_types to types of the annotation (e.g. protein_coding) or 'all'")
     if gene_list is not None:
         ids = genes["gene_id"]
         bare = ids.map(strip_version)

@@ -30,6 +30,7 @@ class TrackReadout:
     bins: list[int]
     track_name: str = ""
     kind: str = "track"
+    specs: list[str] = field(default_factory=list)  # the --tracks values that asked for it (tissues)
 
     @property
     def name(self) -> str:
@@ -46,7 +47,7 @@ class TrackReadout:
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "track": self.track, "track_name": self.track_name,
-                "bins": self.bins}
+                "bins": self.bins, "specs": self.specs}
 
 
 @dataclass
@@ -60,6 +61,7 @@ class FineTunedReadout:
     source: str = ""
     sha256: str = ""
     kind: str = "finetuned"
+    label: str = "finetuned"  # 'finetuned:<file stem>' when a run has several weights files (tissues)
     nonzero: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,7 +72,7 @@ class FineTunedReadout:
 
     @property
     def name(self) -> str:
-        return "finetuned"
+        return self.label
 
     @property
     def tracks_needed(self) -> list[int]:
@@ -87,7 +89,7 @@ class FineTunedReadout:
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "weights": self.source, "weights_sha256": self.sha256,
                 "n_nonzero_weights": len(self.nonzero), "offset": self.offset,
-                "pseudocount": self.pseudocount, "bins": self.bins}
+                "pseudocount": self.pseudocount, "bins": self.bins, "specs": [Path(self.source).name]}
 
 
 def read_finetuned_weights(path: str | os.PathLike, track_names: Sequence[str]) -> tuple[np.ndarray, float]:
@@ -134,9 +136,34 @@ def _is_float(s: str) -> bool:
 
 
 def load_finetuned_readout(path: str | os.PathLike, track_names: Sequence[str], bins: list[int],
-                           pseudocount: float = 1.0) -> FineTunedReadout:
+                           pseudocount: float = 1.0, label: str = "finetuned") -> FineTunedReadout:
     weights, offset = read_finetuned_weights(path, track_names)
-    return FineTunedReadout(weights, offset, bins, pseudocount, str(path), sha256_file(path))
+    return FineTunedReadout(weights, offset, bins, pseudocount, str(path), sha256_file(path), label=label)
+
+
+def finetuned_labels(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Readout ids of fine-tuned weights files: 'finetuned' for one file (as always), 'finetuned:<file
+    stem>' for each of several (a run with tissues fine-tuned apart)."""
+    if len(paths) <= 1:
+        return ["finetuned"] * len(paths)
+    stems = [Path(p).name.removesuffix(".csv") for p in paths]
+    dup = [s for s in stems if stems.count(s) > 1]
+    if dup:
+        raise SeqgxError(f"fine-tuned weights files share the name '{dup[0]}.csv'; give each tissue's "
+                         f"weights a distinct file name (the readout is named after it)")
+    return [f"finetuned:{s}" for s in stems]
+
+
+def readouts_of_specs(specs: Sequence[str], track_names: Sequence[str],
+                      default: Sequence[str]) -> list[tuple[int, list[str]]]:
+    """Track indices that ``specs`` (indices, exact names, or 'default' for ``default``) ask for, in
+    order, each with the specs that asked for it (recorded so a tissue finds its readouts)."""
+    asked: dict[int, list[str]] = {}
+    for spec in specs:
+        expanded = list(default) if str(spec).strip().lower() == "default" else [spec]
+        for track in resolve_tracks(expanded, track_names):
+            asked.setdefault(track, []).append(str(spec).strip())
+    return list(asked.items())
 
 
 def resolve_tracks(specs: Sequence[str | int], track_names: Sequence[str]) -> list[int]:

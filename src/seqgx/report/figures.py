@@ -494,6 +494,54 @@ def seqlet_fractions(motifs: dict[str, dict[str, Any]], names: dict[str, str], w
                 f"the genes with a main driver.", fig, t)
 
 
+def finemapped_genes(genes: pd.DataFrame, name: str = "finemapped_genes") -> Plot:
+    """Fig S6A: the fraction of genes with significant R and with significant negative R, among genes with
+    a known causal SNV (a fine-mapped credible set) vs all genes; one pair of groups per readout in
+    ``genes`` (a cohort page passes one readout). Numbers from
+    :func:`seqgx.analysis.finemap.finemap_summary`, fractions of the genes with a finite R."""
+    from seqgx.analysis.finemap import finemap_summary
+
+    title = "Genes with a known causal variant: significant and negative"
+    if "finemapped" not in genes or not as_bool(genes["finemapped"]).any():
+        return not_computed(name, title, "no gene has a fine-mapped credible set (no finemapped table given, "
+                                         "or none of its genes was assessed)")
+    if "significant" not in genes:
+        return not_computed(name, title, "genes.tsv has no 'significant' column (tables not merged)")
+    summary = finemap_summary(genes)
+    names = (dict(zip(genes["readout"].astype(str), genes["readout_name"].astype(str), strict=True))
+             if "readout" in genes and "readout_name" in genes else {})
+    groups = (("genes_with_causal_snv", "known causal SNV"), ("all_genes", "all genes"))
+    rows = [{"readout": readout, "readout_name": names.get(readout, readout), "group": label,
+             **{k: s[key][k] for k in ("n_genes", "n_tested", "n_significant", "n_significant_negative",
+                                      "fraction_significant", "fraction_significant_negative")}}
+            for readout, s in summary.items() for key, label in groups]
+    t = pd.DataFrame(rows)
+    bars = (("fraction_significant", "n_significant", "significant", "#555555"),
+            ("fraction_significant_negative", "n_significant_negative", "significant, R < 0", SIG_NEG))
+    n = len(t)
+    fig, ax = _figure((max(SMALL[0], 1.8 + 1.3 * n), SMALL[1]))
+    width = 0.8 / len(bars)
+    fractions = t[[b[0] for b in bars]].to_numpy(dtype=float)
+    # Headroom above the tallest bar for its label and the legend.
+    top = max(0.1, 1.3 * (float(np.nanmax(fractions)) if np.isfinite(fractions).any() else 0.0) + 0.05)
+    for j, (col, count, label, colour) in enumerate(bars):
+        y = t[col].to_numpy(dtype=float)
+        x = np.arange(n) - 0.4 + width * (j + 0.5)
+        ax.bar(x, np.nan_to_num(y), width=width * 0.92, color=colour, label=label, linewidth=0)
+        for xi, yi, k, m in zip(x, y, t[count], t["n_tested"], strict=True):
+            known = bool(np.isfinite(yi))
+            ax.text(xi, (yi if known else 0.0) + 0.01 * top, f"{int(k)}/{int(m)}" if known else "NA",
+                    ha="center", va="bottom", fontsize=6.5)
+    several = t["readout"].nunique() > 1
+    ax.set_xticks(range(n), [f"{r.readout_name}\n{r.group}" if several else r.group for r in t.itertuples()])
+    ax.set(ylabel="fraction of genes (finite R)", ylim=(0, top))
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    n_fm = max(s["n_finemapped"] for s in summary.values())
+    n_all = max(s["n_genes"] for s in summary.values())
+    return Plot(name, title, f"Known causal SNV: the {n_fm} of {n_all} genes with a fine-mapped credible "
+                f"set; bar labels: significant genes / genes with a finite R.", fig, t, values=summary)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Gene figures (one gene, one readout)
 # ---------------------------------------------------------------------------------------------------

@@ -538,6 +538,7 @@ def cohort_plots(inputs: ReportInputs, readout: str) -> list[F.Plot]:
         (lambda: F.approximation_r(g), "approximation", "Linear approximation"),
         (lambda: F.gradient_vs_ism(g), "gradient_vs_ism", "Gradient vs ISM attributions"),
         (lambda: F.gradient_approximation(g), "gradient_approximation", "Approximation from gradients"),
+        (lambda: F.finemapped_genes(g), "finemapped_genes", "Genes with a known causal variant"),
     ]
     ref_col = f"reference:{readout}"
     gd = inputs.genedata.genes

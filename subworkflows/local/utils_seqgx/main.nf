@@ -11,6 +11,10 @@
  * same schema is checked here: required, type, enum, minimum, pattern and files that must exist.
  */
 def validateSeqgxParams(schemaFile, workflowMeta) {
+    def either = expressionProblems(params)   // a rule across two parameters: no schema keyword for it here
+    if (either) {
+        error("Invalid parameters:\n  " + either.join('\n  '))
+    }
     if (nextflow.plugin.Plugins.isStarted('nf-schema')) {
         // The plugin's functions are loaded only when the plugin is there, so that an offline run
         // (no plugin) still parses this file; include {..} from 'plugin/nf-schema' cannot be optional.
@@ -29,6 +33,16 @@ def validateSeqgxParams(schemaFile, workflowMeta) {
     def changed = params.findAll { k, v -> defaults.containsKey(k) && v != defaults[k] }
     log.info "seqgx parameters (schema-checked without nf-schema; not at their default):\n" +
         changed.collect { k, v -> "  ${k}: ${v}" }.join('\n')
+}
+
+/* Exactly one of --expression and --tissues (as seqgx.params.validate_params checks). */
+def expressionProblems(Map values) {
+    def given = ['expression', 'tissues'].findAll { values[it] }
+    if (given.size() == 1) {
+        return []
+    }
+    return ["give exactly one of --expression (one tissue) and --tissues (a samplesheet of tissues); " +
+            (given ? 'both are given' : 'neither is given')]
 }
 
 def schemaProperties(schemaFile) {
