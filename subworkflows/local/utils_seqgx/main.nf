@@ -11,10 +11,7 @@
  * same schema is checked here: required, type, enum, minimum, pattern and files that must exist.
  */
 def validateSeqgxParams(schemaFile, workflowMeta) {
-    def either = expressionProblems(params)   // a rule across two parameters: no schema keyword for it here
-    if (either) {
-        error("Invalid parameters:\n  " + either.join('\n  '))
-    }
+    // expressionProblems: a rule across two parameters, checked after the schema's own
     if (nextflow.plugin.Plugins.isStarted('nf-schema')) {
         // The plugin's functions are loaded only when the plugin is there, so that an offline run
         // (no plugin) still parses this file; include {..} from 'plugin/nf-schema' cannot be optional.
@@ -23,9 +20,13 @@ def validateSeqgxParams(schemaFile, workflowMeta) {
         def meta = nextflow.script.ScriptMeta.current()
         meta.getComponent('validateParameters').invoke_a([].toArray())
         log.info meta.getComponent('paramsSummaryLog').invoke_a([workflowMeta].toArray()).toString()
+        def either = expressionProblems(params)
+        if (either) {
+            error("Invalid parameters:\n  " + either.join('\n  '))
+        }
         return
     }
-    def problems = schemaProblems(params, schemaFile)
+    def problems = schemaProblems(params, schemaFile) + expressionProblems(params)
     if (problems) {
         error("Invalid parameters (checked against ${schemaFile.name}):\n  " + problems.join('\n  '))
     }
