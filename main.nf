@@ -20,7 +20,7 @@ include { MERGE        } from './modules/local/merge/main'
 include { FETCH_MODEL  } from './modules/local/fetch_model/main'
 include { EXPORT_ONNX  } from './modules/local/export_onnx/main'
 include { validateSeqgxParams; checkAwsBatch; optionalFile; indexOf; cohortVcfs; batchVcfContig; vcfFileOfContig;
-          geneOf } from './subworkflows/local/utils_seqgx/main'
+          geneOf; seqgxTissues; shellWord; readoutItems; byTissue; byBatch } from './subworkflows/local/utils_seqgx/main'
 
 workflow {
     validateSeqgxParams(file("${projectDir}/nextflow_schema.json"), workflow)
@@ -30,20 +30,31 @@ workflow {
     fasta      = Channel.value([fasta_path, indexOf(fasta_path, ['.fai'])])
     vcfs       = cohortVcfs(params.vcf.toString())   // [[vcf, index], ...]
     annotation = Channel.value(file(params.annotation, checkIfExists: true))
-    if (params.tissues) {
-        // The tissue loop (one prediction pass, STATS/MERGE/REPORT per tissue) runs under `seqgx run`;
-        // refused here rather than run as one tissue.
-        error("--tissues: a tissues samplesheet runs with 'seqgx run PARAMS' in this release; for Nextflow give " +
-              "one tissue as --expression (and --covariates) per run")
-    }
-    expression = Channel.value(file(params.expression, checkIfExists: true))
-    covariates = Channel.value(optionalFile(params.covariates))
+    // The tissues: the --tissues samplesheet's rows, or 'default' of --expression and --covariates. The
+    // model steps run once for the union of their readouts; STATS, MERGE and REPORT once per tissue.
+    tissues    = seqgxTissues(projectDir)   // [name, expression, covariates or [], readout items or null]
+    expression = Channel.value(tissues.collect { it[1] })
+    covariates = Channel.value(tissues.collect { it[2] }.findAll { it })
+    tissue_args = params.tissues
+        ? tissues.collect { t -> "--tissue ${t[0]} ${t[1].name}" + (t[2] ? " ${t[2].name}" : '') }.join(' ') : ''
+    // A tissue without readouts of its own takes the run's (--tracks or the model's default, and
+    // --finetuned_weights); each tissue's STATS keeps its own of the predicted readouts.
+    default_items = [params.tracks ?: 'default'] + (params.finetuned_weights ? [file(params.finetuned_weights)] : [])
+    all_items = params.tissues ? tissues.collectMany { readoutItems(it, default_items) }.unique { it.toString() } : []
+    track_items = all_items.findAll { !(it instanceof java.nio.file.Path) }
+    tracks = !params.tissues ? (params.tracks ? "--tracks ${shellWord(params.tracks)}" : '')
+           : "--tracks " + (track_items ? track_items.collect { shellWord(it) }.join(' ') : 'none')
+    tissue_ch = Channel.fromList(tissues.collect { t ->
+        def readouts = !params.tissues ? ''
+            : '--readouts ' + readoutItems(t, default_items).collect { shellWord(it instanceof java.nio.file.Path ? it.name : it) }.join(' ')
+        [t[0], t[1], t[2], readouts]
+    })
     finemapped = Channel.value(optionalFile(params.finemapped))
     sample_map = Channel.value(optionalFile(params.sample_map))
     gene_list  = Channel.value(optionalFile(params.gene_list))
     // hparams: JSON text is passed as is, a JSON file is staged.
     hparams    = Channel.value(params.hparams && file(params.hparams).exists() ? file(params.hparams) : [])
-    finetuned  = Channel.value(optionalFile(params.finetuned_weights))
+    finetuned  = Channel.value(params.tissues ? all_items.findAll { it instanceof java.nio.file.Path } : optionalFile(params.finetuned_weights))
     track_tsv  = Channel.value(optionalFile(params.track_names))
     predictdb  = Channel.value(optionalFile(params.predictdb))
 
@@ -81,7 +92,7 @@ workflow {
                                             : model_staged
 
     CHECK_INPUTS(fasta, Channel.value(vcfs.collect { it[0] }), Channel.value(vcfs.collect { it[1] }),
-                 annotation, expression, sample_map, gene_list, covariates)
+                 annotation, expression, sample_map, gene_list, covariates, tissue_args)
     GENES(annotation, expression, gene_list, CHECK_INPUTS.out.contigs)
 
     // Each batch holds one chromosome's genes: its task stages only that chromosome's VCF (any file
@@ -94,7 +105,7 @@ workflow {
             [batch.baseName, batch, vcf, index]
         }
     PERSONALIZE(batches, fasta, CHECK_INPUTS.out.samples)
-    PREDICT(PERSONALIZE.out.haplotypes, predict_model, hparams, finetuned, track_tsv)
+    PREDICT(PERSONALIZE.out.haplotypes, predict_model, hparams, finetuned, track_tsv, tracks)
 
     // Phase 1, every gene: one STATS task per batch with its haplotypes and predictions, joined on the
     // batch id, for the statistics that need no attribution (R, null, baselines); the batch's VCF only
@@ -105,7 +116,7 @@ workflow {
         .join(PREDICT.out.predictions)
         .map { id, haplotypes, predictions -> [id, haplotypes, predictions, []] }
         .join(batch_vcf)
-    STATS(per_batch, expression, predictdb, covariates, finemapped)
+    STATS(per_batch.combine(tissue_ch), predictdb, finemapped)
     // Sorted by file name (the batch), so collected inputs, and so the tables, come in the same order in
     // every run, and -resume finds them unchanged and reuses the task.
     def by_name = { a, b -> a.name <=> b.name }
@@ -134,7 +145,7 @@ workflow {
         .map { _gene, batch, files -> [batch, files] }
         .groupTuple()
         .map { batch, files -> [batch, files.flatten().sort { it.name }] }
-    ISM(attribution_haplotypes, ism_model, hparams, finetuned, track_tsv)
+    ISM(attribution_haplotypes, ism_model, hparams, finetuned, track_tsv, tracks)
     attribution_vcf = params.predictdb
         ? attribution_batches.combine(CHECK_INPUTS.out.vcfs).map { batch, vcf_table ->
             def (vcf, index) = vcf_by_name[vcfFileOfContig(vcf_table)[batchVcfContig(batch)] ?: vcfs[0][0].name]
@@ -142,17 +153,19 @@ workflow {
         }
         : attribution_batches.map { batch -> [batch.baseName, [], []] }
     ATTRIBUTION_STATS(
-        attribution_haplotypes.join(attribution_predictions).join(ISM.out.ism).join(attribution_vcf),
-        expression, predictdb, covariates, finemapped)
+        attribution_haplotypes.join(attribution_predictions).join(ISM.out.ism).join(attribution_vcf)
+            .combine(tissue_ch),
+        predictdb, finemapped)
 
     // Motifs around the selected genes' drivers (needs the TSS saturation ISM: tss_window > 0).
     if (params.motifs && params.tss_window > 0) {
         motif_inputs = attribution_haplotypes
             .join(ISM.out.ism.join(ISM.out.saturation_of_batch)
                 .map { batch, tables, sat -> [batch, [tables, sat].flatten()] })
-            .join(ATTRIBUTION_STATS.out.drivers.map { f -> [f.name - '.drivers.tsv', f] })
-            .join(ATTRIBUTION_STATS.out.genes.map { f -> [f.name - '.genes.tsv', f] })
-        MOTIFS(motif_inputs, ism_model, hparams, finetuned, track_tsv)
+            // every tissue's drivers of the batch: a driver shared by tissues is analysed once
+            .join(byBatch(ATTRIBUTION_STATS.out.drivers, '.drivers.tsv'))
+            .join(byBatch(ATTRIBUTION_STATS.out.genes, '.genes.tsv'))
+        MOTIFS(motif_inputs, ism_model, hparams, finetuned, track_tsv, tracks)
         motif_tables = MOTIFS.out.driver_motifs.mix(MOTIFS.out.tables.flatten())
         motif_info = MOTIFS.out.info
         motif_versions = MOTIFS.out.versions.first()
@@ -166,18 +179,20 @@ workflow {
     cost_files = PREDICT.out.predictions
         .flatMap { _id, files -> [files].flatten().findAll { it.name.endsWith('.reference.json') } }
         .mix(ISM.out.info.flatten(), motif_info)
-    MERGE(STATS.out.genes.collect(sort: by_name), STATS.out.drivers.collect(sort: by_name),
-          ATTRIBUTION_STATS.out.genes.collect(sort: by_name).ifEmpty([]),
-          ATTRIBUTION_STATS.out.drivers.collect(sort: by_name).ifEmpty([]),
-          ATTRIBUTION_GENES.out.selection, cost_files.collect(sort: by_name).ifEmpty([]),
+    // Per tissue: its phase-1 tables and its phase-2 tables (none when no gene was selected).
+    merge_tables = byTissue(STATS.out.genes).join(byTissue(STATS.out.drivers))
+        .join(byTissue(ATTRIBUTION_STATS.out.genes).join(byTissue(ATTRIBUTION_STATS.out.drivers)), remainder: true)
+        .map { row -> [row[0], row[1], row[2], row[3] ?: [], row.size() > 4 ? row[4] ?: [] : []] }
+    MERGE(merge_tables, ATTRIBUTION_GENES.out.selection, cost_files.collect(sort: by_name).ifEmpty([]),
           motif_tables.collect(sort: by_name).ifEmpty([]), GENES.out.genes, finemapped)
 
     // The report: the merged tables, the gene pages' compact data, the selected genes' attribution files.
-    run_params = Channel.value(groovy.json.JsonOutput.toJson(params)).collectFile(name: 'params.json')
-    REPORT(MERGE.out.genes.mix(MERGE.out.drivers, MERGE.out.summary, MERGE.out.motifs.flatten(),
-                               MERGE.out.motif_summary.flatten()).collect(sort: by_name),
-           STATS.out.genedata.collect(sort: by_name),
-           ATTRIBUTION_STATS.out.genedata.collect(sort: by_name).ifEmpty([]),
+    run_params = Channel.value(groovy.json.JsonOutput.toJson(params)).collectFile(name: 'params.json').first()
+    report_tables = MERGE.out.tables.map { tissue, files -> [tissue, files.sort { it.name }] }
+        .join(byTissue(STATS.out.genedata))
+        .join(byTissue(ATTRIBUTION_STATS.out.genedata), remainder: true)
+        .map { row -> [row[0], row[1], row[2], row[3] ?: []] }
+    REPORT(report_tables,
            ISM.out.saturation.mix(ISM.out.gradients).flatten().collect(sort: by_name).ifEmpty([]),
            CHECK_INPUTS.out.summary, run_params)
 

@@ -132,6 +132,36 @@ def test_full_run_equals_seqgx_run(pipeline_run: Path, tmp_path: Path) -> None:
             p.name for p in (tmp_path / "results" / sub).glob(pattern)), sub
 
 
+def test_tissues_run_once_per_batch_and_equal_seqgx_run(tissues_seqgx_run: Path, tmp_path: Path) -> None:
+    """--tissues: PERSONALIZE and PREDICT once per batch for both tissues' readouts, STATS per batch and
+    tissue, MERGE and REPORT per tissue; the tables (published per tissue) equal `seqgx run`'s."""
+    from conftest import TISSUES_RUN_PARAMS
+
+    params = {**TISSUES_RUN_PARAMS, "expression": None, "tissues": str(DATA / "tissues.csv"),
+              "finemapped": str(DATA / "finemapped.tsv")}
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results", "-params-file", "params.json",
+                 cwd=tmp_path))
+    trace = _trace(tmp_path / "results")
+    count = trace["name"].str.split(" ").str[0].value_counts()
+    assert count["PERSONALIZE"] == count["PREDICT"] == 2 and count["STATS"] == 4
+    assert count["MERGE"] == count["REPORT"] == 2
+    for task in _task_dirs(tmp_path / "work", "PREDICT"):
+        assert "--tracks 'oracle:TATA' '0'" in (task / ".command.sh").read_text()
+    for tissue in ("brain", "liver"):
+        assert (tmp_path / "results" / "report" / tissue / "index.html").is_file()
+        published = (tmp_path / "results" / "stats" / tissue).glob("*.genes.tsv")
+        assert sorted(p.name for p in published) == sorted(
+            p.name for p in (tissues_seqgx_run / "stats" / tissue).glob("*.genes.tsv"))
+        for table, key in (("genes.tsv", ["gene_id", "readout"]),
+                           ("drivers.tsv", ["gene_id", "readout", "variant_id"])):
+            ours = pd.read_csv(tmp_path / "results" / "assessment" / tissue / table, sep="\t")
+            theirs = pd.read_csv(tissues_seqgx_run / "assessment" / tissue / table, sep="\t")
+            assert len(ours) == len(theirs) > 0 and set(ours["tissue"]) == {tissue}
+            pd.testing.assert_frame_equal(ours.sort_values(key).reset_index(drop=True),
+                                          theirs.sort_values(key).reset_index(drop=True))
+
+
 def test_each_personalize_task_stages_only_its_chromosomes_vcf(pipeline_run: Path) -> None:
     tasks = _task_dirs(pipeline_run / "work", "PERSONALIZE")
     assert len(tasks) == 2  # one batch per chromosome in the fixture

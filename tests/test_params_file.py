@@ -93,7 +93,8 @@ def test_required_empty_from_seqgx_run_is_one_line_exit_2(folder: Path) -> None:
     f = _write(folder, REQUIRED.replace("expression: e.tsv", "expression:"))
     proc = run_cli("run", f)
     assert proc.returncode == 2
-    assert_one_line_error(proc, f"{f}: give exactly one of 'expression' (one tissue) and 'tissues'", "neither")
+    assert_one_line_error(proc, f"{f}: give exactly one of 'expression' (one tissue) and 'tissues'",
+                          "neither")
 
 
 def test_null_means_the_default(folder: Path) -> None:

@@ -155,7 +155,7 @@ def _validate(validator, schema: dict, record: dict, where: str) -> None:
     if err.validator == "required":
         column = err.message.split("'")[1]
         fix = ("give the tissue's expression file (a path relative to the sheet's folder)"
-               if column == "expression" else "name the tissue (letters, digits, '_', '.', '-')")
+               if column == "expression" else "name the tissue (letters, digits, '_', '-')")
         raise SeqgxError(f"{where}: the {column} column is empty; {fix}")
     column = str(err.path[0]) if err.path else "?"
     fix = schema["properties"].get(column, {}).get("errorMessage", err.message)

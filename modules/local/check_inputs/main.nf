@@ -1,5 +1,5 @@
 process CHECK_INPUTS {
-    tag "${expression.name}"
+    tag "${[expression].flatten()*.name.join(',')}"
     label 'process_single'
 
     input:
@@ -10,7 +10,8 @@ process CHECK_INPUTS {
     path expression
     path sample_map    // [] when not given
     path gene_list     // [] when not given
-    path covariates    // [] when not given
+    path covariates    // [] when not given; with tissues, every tissue's that has some
+    val tissue_args    // with tissues: '--tissue NAME EXPRESSION [COVARIATES] ...' naming the staged files; '' otherwise
 
     output:
     path 'check/samples.tsv',         emit: samples
@@ -23,10 +24,11 @@ process CHECK_INPUTS {
     def smap  = sample_map ? "--sample-map ${sample_map}" : ''
     def glist = gene_list ? "--gene-list ${gene_list}" : ''
     def cov   = covariates ? "--covariates ${covariates}" : ''
+    def expr  = tissue_args ?: "--expression ${expression} ${cov}"
     """
     seqgx check-inputs \\
-        --fasta ${fasta} --vcf ${vcfs} --annotation ${annotation} --expression ${expression} \\
-        ${cov} ${smap} ${glist} --min-samples ${params.min_samples} --out check
+        --fasta ${fasta} --vcf ${vcfs} --annotation ${annotation} ${expr} \\
+        ${smap} ${glist} --min-samples ${params.min_samples} --out check
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -6,8 +6,9 @@ process ISM {
     tuple val(batch_id), path(haplotypes)
     path model_file         // torch weights (fast ISM), or the .onnx file when there are none; [] for 'oracle'
     path hparams_file       // [] unless params.hparams names a JSON file
-    path finetuned_weights  // [] when not given
+    path finetuned_weights  // [] when not given; several with tissues (named finetuned:<stem>)
     path track_names        // [] when not given
+    val tracks              // '--tracks ...' (the run's tracks, or the union of the tissues' readouts); '' for the model's default
 
     output:
     tuple val(batch_id), path('ism/*.ism.tsv'),       emit: ism
@@ -32,7 +33,7 @@ process ISM {
     def grads    = params.gradients ? '--gradients' : ''
     """
     seqgx ism \\
-        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${args} \\
+        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${tracks} ${args} \\
         --backend ${backend} ${method} ${fullfwd} ${grads} --tss-window ${params.tss_window} \\
         --threads ${task.cpus} --out ism
 

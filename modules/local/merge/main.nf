@@ -1,11 +1,12 @@
 process MERGE {
+    tag "${tissue}"
     label 'process_single'
 
     input:
-    path genes_tables               // phase 1: every gene's <batch>.genes.tsv
-    path drivers_tables
-    path attribution_genes_tables   // phase 2: the selected genes' tables ([] when none was selected)
-    path attribution_drivers_tables
+    // One tissue ('default' without --tissues): phase 1's tables of every gene (<batch>.genes.tsv and
+    // drivers), phase 2's of the selected genes ([] when none was selected)
+    tuple val(tissue), path(genes_tables), path(drivers_tables), path(attribution_genes_tables),
+          path(attribution_drivers_tables)
     path selection                  // attribution_genes.tsv; [] for a one-phase merge (nf-test)
     path cost_files                 // PREDICT's *.reference.json, ISM's *.ism.json, MOTIFS' *.motifs.json
     path motif_tables               // MOTIFS' per-batch tables ([] without the motif analysis)
@@ -13,12 +14,14 @@ process MERGE {
     path finemapped                 // [] when not given: the fraction of fine-mapped genes driven by the causal variant
 
     output:
-    path 'assessment/genes.tsv',     emit: genes
-    path 'assessment/drivers.tsv',   emit: drivers
-    path 'assessment/summary.json',  emit: summary
-    path 'assessment/attribution_genes.tsv', optional: true, emit: selection
-    path 'assessment/{driver_motifs,seqlets,motif_snvs,motif_enrichment}.tsv', optional: true, emit: motifs
-    path 'assessment/motif_{clusters.meme,summary.json}', optional: true,     emit: motif_summary
+    // With tissues under assessment/<tissue>/
+    tuple val(tissue), path("${params.tissues ? 'assessment/' + tissue : 'assessment'}/*.{tsv,json}"), emit: tables   // what REPORT reads, per tissue
+    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/genes.tsv",     emit: genes
+    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/drivers.tsv",   emit: drivers
+    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/summary.json",  emit: summary
+    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/attribution_genes.tsv", optional: true, emit: selection
+    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/{driver_motifs,seqlets,motif_snvs,motif_enrichment}.tsv", optional: true, emit: motifs
+    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/motif_{clusters.meme,summary.json}", optional: true,     emit: motif_summary
     path 'versions.yml',             emit: versions
 
     script:
@@ -30,7 +33,7 @@ process MERGE {
     """
     seqgx merge \\
         --genes ${genes_tables} --drivers ${drivers_tables} ${phases} ${costs} ${motifs} --annotation ${genes} ${fine} \\
-        --fdr-alpha ${params.fdr_alpha} --out assessment
+        --fdr-alpha ${params.fdr_alpha} --out ${params.tissues ? 'assessment/' + tissue : 'assessment'}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -40,9 +43,9 @@ process MERGE {
 
     stub:
     """
-    mkdir -p assessment
-    touch assessment/genes.tsv assessment/drivers.tsv
-    echo '{}' > assessment/summary.json
+    mkdir -p ${params.tissues ? 'assessment/' + tissue : 'assessment'}
+    touch ${params.tissues ? 'assessment/' + tissue : 'assessment'}/genes.tsv ${params.tissues ? 'assessment/' + tissue : 'assessment'}/drivers.tsv
+    echo '{}' > ${params.tissues ? 'assessment/' + tissue : 'assessment'}/summary.json
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

@@ -8,8 +8,9 @@ process MOTIFS {
     tuple val(batch_id), path(haplotypes), path(ism), path(drivers), path(genes)
     path model_file         // torch weights (fast ISM), or the .onnx file when there are none; [] for 'oracle'
     path hparams_file       // [] unless params.hparams names a JSON file
-    path finetuned_weights  // [] when not given
+    path finetuned_weights  // [] when not given; several with tissues (named finetuned:<stem>)
     path track_names        // [] when not given
+    val tracks              // '--tracks ...' (the run's tracks, or the union of the tissues' readouts); '' for the model's default
 
     output:
     path "motifs/${batch_id}.driver_motifs.tsv",        emit: driver_motifs
@@ -31,7 +32,7 @@ process MOTIFS {
     def seqlet   = params.seqlet_threshold != null ? "--seqlet-threshold ${params.seqlet_threshold}" : ''
     """
     seqgx motifs \\
-        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${args} \\
+        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${tracks} ${args} \\
         --backend ${backend} ${method} --ism ${ism} --drivers ${drivers} --genes ${genes} \\
         --motif-scale ${params.motif_scale} ${alldrv} --driver-flank ${params.driver_flank} \\
         --motif-window ${params.motif_window} ${seqlet} --seqlet-min-length ${params.seqlet_min_length} \\

@@ -6,8 +6,9 @@ process PREDICT {
     tuple val(batch_id), path(haplotypes)
     path model_file         // the model (folder, weights or .onnx file); [] for a named model ('oracle')
     path hparams_file       // [] unless params.hparams names a JSON file
-    path finetuned_weights  // [] when not given
+    path finetuned_weights  // [] when not given; several with tissues (named finetuned:<stem>)
     path track_names        // [] when not given
+    val tracks              // '--tracks ...' (the run's tracks, or the union of the tissues' readouts); '' for the model's default
 
     output:
     // The reference.json files travel with the predictions: `seqgx stats` reads the model identity.
@@ -25,7 +26,7 @@ process PREDICT {
     def reftrack = params.reference_tracks ? '--reference-tracks' : ''
     """
     seqgx predict \\
-        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${args} \\
+        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${tracks} ${args} \\
         --backend ${params.backend} --person-combine ${params.person_combine} ${reftrack} \\
         --threads ${task.cpus} --out predictions
 

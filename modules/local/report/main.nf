@@ -1,20 +1,22 @@
 process REPORT {
+    tag "${tissue}"
     label 'process_medium'
 
     input:
-    path assessment         // MERGE's genes.tsv, drivers.tsv, summary.json (and the motif tables)
-    path genedata_screen    // every STATS <batch>.genedata.npz (phase 1: every gene)
-    path genedata_attribution // every ATTRIBUTION_STATS one ([] when no gene was selected): read after
-                            // phase 1's, so a selected gene's page shows its attribution
+    // One tissue ('default' without --tissues): MERGE's genes.tsv, drivers.tsv, summary.json (and the
+    // motif tables); every STATS <batch>.genedata.npz (phase 1: every gene); every ATTRIBUTION_STATS one
+    // ([] when no gene was selected: read after phase 1's, so a selected gene's page shows its attribution)
+    tuple val(tissue), path(assessment), path(genedata_screen), path(genedata_attribution)
     path attribution        // ISM's saturation and gradient files (the selected genes only)
     path check_summary      // CHECK_INPUTS' check_summary.json
     path run_params         // the run's parameters as JSON (provenance); [] when not known
 
     output:
-    path 'report/index.html',        emit: index
-    path 'report/genes/*.html',      optional: true, emit: gene_pages
-    path 'report/figures/**',        emit: figures
-    path 'report/data/**',           emit: data
+    // With tissues under report/<tissue>/
+    path "${params.tissues ? 'report/' + tissue : 'report'}/index.html",        emit: index
+    path "${params.tissues ? 'report/' + tissue : 'report'}/genes/*.html",      optional: true, emit: gene_pages
+    path "${params.tissues ? 'report/' + tissue : 'report'}/figures/**",        emit: figures
+    path "${params.tissues ? 'report/' + tissue : 'report'}/data/**",           emit: data
     path 'versions.yml',             emit: versions
 
     script:
@@ -25,7 +27,7 @@ process REPORT {
     seqgx report \\
         --assessment ${assessment} --stats ${genedata_screen} ${genedata_attribution} ${ism} \\
         --check ${check_summary} ${info} \\
-        --top-genes ${params.report_top_genes} ${genes} --threads ${task.cpus} --out report
+        --top-genes ${params.report_top_genes} ${genes} --threads ${task.cpus} --out ${params.tissues ? 'report/' + tissue : 'report'}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -36,8 +38,8 @@ process REPORT {
 
     stub:
     """
-    mkdir -p report/genes report/figures report/data
-    touch report/index.html report/figures/stub.png report/data/stub.tsv
+    mkdir -p ${params.tissues ? 'report/' + tissue : 'report'}/genes ${params.tissues ? 'report/' + tissue : 'report'}/figures ${params.tissues ? 'report/' + tissue : 'report'}/data
+    touch ${params.tissues ? 'report/' + tissue : 'report'}/index.html ${params.tissues ? 'report/' + tissue : 'report'}/figures/stub.png ${params.tissues ? 'report/' + tissue : 'report'}/data/stub.tsv
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

@@ -579,7 +579,7 @@ def assess_batch(haplotypes: Sequence[str | Path], predictions: Sequence[str | P
             gene_drivers = annotate_drivers(gene_drivers, gh.variants, np.asarray(gh.dosage), str(gh.chrom),
                                             fine, gid)
         records.append(gene_record(gh, readouts_of_tissue, person, observed, ism_values, grad_values,
-                                   gene_drivers, ref_json))
+                                   gene_drivers, ref_json, gene_cov))
         rows.extend(gene_rows)
         if len(gene_drivers):
             drivers.append(gene_drivers)

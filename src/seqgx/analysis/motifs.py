@@ -978,7 +978,11 @@ def read_drivers(paths: Sequence[str | Path]) -> pd.DataFrame:
     frames = [_read_table(require_file(p, "drivers file"), "drivers file", DRIVER_COLUMNS,
                           "pass a drivers.tsv written by 'seqgx stats' or 'seqgx merge'") for p in paths]
     t = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(DRIVER_COLUMNS))
-    return t.drop_duplicates(["gene_id", "readout", "variant_id"]).reset_index(drop=True)
+    # Several tissues' drivers: a variant that is the main driver in any of them counts as main.
+    main = t["is_main"].astype(str).str.strip().str.lower().isin(["true", "1", "1.0"]) if len(t) else None
+    if main is not None:
+        t = t.assign(_main=main).sort_values("_main", ascending=False, kind="stable").drop(columns="_main")
+    return t.drop_duplicates(["gene_id", "readout", "variant_id"]).sort_index().reset_index(drop=True)
 
 
 def read_gene_r(paths: Sequence[str | Path] | None) -> dict[tuple[str, str], float]:

@@ -75,18 +75,26 @@ def forward_curve(ism: np.ndarray, dosage: np.ndarray, prediction: np.ndarray) -
 
 def gene_record(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: np.ndarray | None,
                 ism: dict[str, np.ndarray] | None, grads: dict[str, np.ndarray] | None,
-                drivers: pd.DataFrame, reference_json: Path | None = None) -> dict[str, Any]:
+                drivers: pd.DataFrame, reference_json: Path | None = None,
+                covariates: np.ndarray | None = None) -> dict[str, Any]:
     """What the gene pages plot for one gene (arrays in the haplotypes' sample and variant order).
 
     ``person`` (S, R) predictions; ``observed`` (S,) or None; ``ism`` / ``grads``: readout -> (V,);
-    ``drivers``: the gene's rows of drivers.tsv (their ``is_main`` picks the main driver per readout)."""
-    from seqgx.analysis.stats import eqtl
+    ``drivers``: the gene's rows of drivers.tsv (their ``is_main`` picks the main driver per readout);
+    ``covariates`` (S, k) or None: the eQTL is the partial regression on them, as in drivers.tsv."""
+    from seqgx.analysis.stats import covariate_basis, eqtl, residualize
 
     s, v, n_r = int(gh.n_samples), int(gh.n_variants), len(readouts)
     obs = np.full(s, np.nan) if observed is None else np.asarray(observed, dtype=float)
     dosage = np.asarray(gh.dosage)
     ok = np.isfinite(obs)
-    if v and ok.sum() >= 3:
+    if covariates is not None:
+        ok &= np.all(np.isfinite(covariates), axis=1)
+    if v and ok.sum() >= 3 and covariates is not None:
+        c = covariates[ok]
+        slope, p, _ = eqtl(residualize(dosage[:, ok], c), residualize(obs[ok], c),
+                           n_covariates=covariate_basis(c).shape[1] - 1)
+    elif v and ok.sum() >= 3:
         slope, p, _ = eqtl(dosage[:, ok], obs[ok])
     else:
         slope, p = np.full(v, np.nan), np.full(v, np.nan)
