@@ -109,8 +109,10 @@ def test_each_pipeline_step_and_its_module_read_the_same_parameters(tmp_path: Pa
     staged_as_inputs = {p.name for p in PARAMS if p.is_path} | {"outdir"}
     # main.nf decides whether EXPORT_ONNX runs (backend 'onnx' with torch weights); `seqgx run` reads
     # the same parameter for the same decision.
-    decided_in_main_nf = {"export-onnx": {"backend"}, "motifs": {"motifs", "tss_window"},
-                          "merge": {"motifs", "tss_window"}}
+    # The readouts (tracks, or with tissues the union of theirs) come into PREDICT, ISM and MOTIFS as
+    # an input that main.nf makes.
+    decided_in_main_nf = {"export-onnx": {"backend"}, "motifs": {"motifs", "tss_window", "tracks"},
+                          "merge": {"motifs", "tss_window"}, "predict": {"tracks"}, "ism": {"tracks"}}
     for step in STEPS:
         params = _RecordingParams(defaults() | {"fasta": "f", "vcf": "v", "annotation": "a",
                                                 "expression": "e", "backend": "onnx"})

@@ -207,7 +207,7 @@ def test_tissue_sheet_happy_path(tmp_path: Path) -> None:
     absolute.write_text("x")
     sheet = _sheet(tmp_path, "liver,expr/liver.tsv,cov.txt,CAGE:brain; adult;;2; w/liver_w.csv\n"
                              "brain,expr/brain.bed.gz,,\n"
-                             f"Lung-1.b,{absolute},,\n")
+                             f"Lung-1_b,{absolute},,\n")
     liver, brain, lung = read_tissues(sheet)
     folder = sheet.parent
     assert (liver.name, liver.expression, liver.covariates) == ("liver", folder / "expr/liver.tsv",
@@ -232,7 +232,8 @@ def test_tissue_sheet_happy_path(tmp_path: Path) -> None:
     ("liver,expr/liver.tsv,nope.txt,\n", ["line 2", "covariates", "nope.txt' does not exist"]),
     ("liver,expr/liver.tsv,,w/nope.csv\n", ["line 2", "weights CSV", "nope.csv' does not exist"]),
     ("my liver,expr/liver.tsv,,\n", ["line 2", "tissue 'my liver' is not valid", "letters, digits"]),
-    ("..,expr/liver.tsv,,\n", ["line 2", "not a folder name"]),
+    ("..,expr/liver.tsv,,\n", ["line 2", "tissue '..' is not valid"]),
+    ("lung.b,expr/liver.tsv,,\n", ["line 2", "tissue 'lung.b' is not valid", "no '.'"]),
     ("liver,,,\n", ["line 2", "expression column is empty"]),
     (",expr/liver.tsv,,\n", ["line 2", "tissue column is empty", "name the tissue"]),
     ("liver,w/liver_w.csv,,\n", ["line 2", "expression 'w/liver_w.csv' is not valid", ".bed.gz"]),
