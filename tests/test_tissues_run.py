@@ -154,3 +154,18 @@ def test_bad_tissue_sheet_is_one_line_and_writes_nothing(small: dict, tmp_path: 
     proc = run_cli("run", tmp_path / "params.json", "-q")
     assert_one_line_error(proc, str(sheet), "line 4", "brain", "listed twice")
     assert not (tmp_path / "out" / "assessment").exists()
+
+
+def test_a_tissue_whose_samples_match_no_vcf_sample_is_refused(small: dict, tmp_path: Path) -> None:
+    """Each tissue on its own needs genotyped samples, even when another tissue has them."""
+    with gzip.open(small["liver_expression"], "rt") as fh:
+        bed = pd.read_csv(fh, sep="\t")
+    renamed = bed.rename(columns={c: f"X{c}" for c in bed.columns[4:]})
+    stranger = tmp_path / "stranger.bed"
+    renamed.to_csv(stranger, sep="\t", index=False)
+    proc = run_cli("check-inputs", "--fasta", small["fasta"], "--vcf", small["vcf"], "--annotation",
+                   small["gtf"], "--tissue", "brain", small["brain_expression"], "--tissue", "liver", stranger,
+                   "--out", tmp_path / "check")
+    assert_one_line_error(proc, f"only 0 samples of expression matrix '{stranger}' have genotypes")
+    assert not (tmp_path / "check").exists()
+

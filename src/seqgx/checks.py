@@ -358,6 +358,10 @@ def check_inputs(fasta: str | Path, vcf: str | Path | Sequence[str | Path], anno
         disagree = cross_check_tss(tss, genes, expr_path) if tss is not None else 0
         info: dict[str, Any] = {"expression": str(expr_path), "expression_genes": int(expr.shape[0]),
                                 "expression_samples": int(expr.shape[1]), "tss_disagreements": disagree}
+        if len(tissues) > 1:  # each tissue on its own needs genotyped samples (the union is checked below)
+            _, counts = match_samples([str(c) for c in expr.columns], vcf_samples, smap, min_samples,
+                                      Path(expr_path), first_vcf)
+            info["matched_samples"] = counts["matched_samples"]
         if cov_path:
             from seqgx.analysis.covariates import covariates_summary, read_covariates
 
