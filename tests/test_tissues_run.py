@@ -164,7 +164,8 @@ def test_a_tissue_whose_samples_match_no_vcf_sample_is_refused(small: dict, tmp_
     stranger = tmp_path / "stranger.bed"
     renamed.to_csv(stranger, sep="\t", index=False)
     proc = run_cli("check-inputs", "--fasta", small["fasta"], "--vcf", small["vcf"], "--annotation",
-                   small["gtf"], "--tissue", "brain", small["brain_expression"], "--tissue", "liver", stranger,
+                   small["gtf"], "--tissue", "brain", small["brain_expression"], "--tissue", "liver",
+                   stranger,
                    "--out", tmp_path / "check")
     assert_one_line_error(proc, f"only 0 samples of expression matrix '{stranger}' have genotypes")
     assert not (tmp_path / "check").exists()
