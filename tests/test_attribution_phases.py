@@ -95,7 +95,8 @@ def test_attribution_cost_closed_forms() -> None:
 
 @pytest.fixture(scope="module")
 def runs(cohort: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    common = {"tracks": "oracle:TATA", "tss_window": 30, "null_draws": 100, "genes_per_batch": 3}
+    common = {"tracks": "oracle:TATA", "tss_window": 30, "null_draws": 100, "genes_per_batch": 3,
+              "report_top_genes": 0}  # no gene pages: not what these tests read
     return {mode: seqgx_run(cohort, tmp_path_factory.mktemp(mode), attribution_genes=mode, **common)
             for mode in ("significant", "all")}
 
@@ -152,7 +153,7 @@ def test_cost_in_summary_and_pipeline_info(runs: dict[str, Path]) -> None:
 
 def test_empty_selection_ends_with_a_complete_genes_table(cohort: dict, tmp_path: Path) -> None:
     run = seqgx_run(cohort, tmp_path, "--json", tracks="oracle:TATA", tss_window=0, null_draws=50,
-                    min_abs_r=0.999)
+                    min_abs_r=0.999, report_top_genes=0)
     genes = _table(run, "genes.tsv")
     assert len(genes) == genes["gene_id"].nunique() and genes["status"].notna().all()
     assert (genes["attribution_status"] == "not_selected_for_attribution").all()

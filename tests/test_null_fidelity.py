@@ -128,7 +128,7 @@ def test_nextflow_module_passes_null_draws_only_when_set() -> None:
 def paper_run(cohort: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("paper_run")
     return seqgx_run(cohort, work, tracks="oracle:TATA", tss_window=0, null_test="paper",
-                     window_length=128 * 96, genes_per_batch=50)
+                     window_length=128 * 96, genes_per_batch=50, report_top_genes=0)
 
 
 def test_run_paper_test_draws_50_by_default(paper_run: Path) -> None:

@@ -15,7 +15,7 @@ from cli_helpers import run_cli, seqgx_run
 def run_outputs(cohort: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("run")
     return seqgx_run(cohort, work, "--json", "--threads", "1", tracks="oracle:TATA", tss_window=50,
-                     null_draws=200, genes_per_batch=4)
+                     null_draws=200, genes_per_batch=4, report_top_genes=2)
 
 
 def test_run_json_is_one_object_with_every_step(run_outputs: Path) -> None:

@@ -294,6 +294,8 @@ def _write_params(folder: Path, vcf: str, outdir: Path, sim: dict) -> Path:
     text = (f"fasta: {rel / 'reference.fa'}\nvcf: {vcf}\nannotation: {rel / 'genes.gtf'}\n"
             f"expression: {rel / 'expression.tsv'}\noutdir: {outdir}\nmodel: oracle\n"
             f"tracks: 'oracle:TATA'\ntss_window: 50\nnull_draws: 200\n"
+            # Neither motifs nor gene pages: this is about VCF sets (and keeps the suite short).
+            f"motifs: false\nreport_top_genes: 0\n"
             f"window_length: {SMALL['window_length']}\n")
     path = folder / f"{outdir.name}.yaml"
     path.write_text(text)
