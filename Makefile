@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint nextflow actionlint warm-up test-data clean
+.PHONY: demo test nf-test lint nextflow actionlint warm-up test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# nf-test (nf-test.com) on every *.nf.test: the pipeline tests in tests/ and each module's tests. Takes
+# the nf-test on PATH, else the offline copy beside the repository (../shared/tools/nf-test, as on the
+# CI machines); Nextflow from PATH, else the one `make nextflow` assembled. NF_TEST_ARGS adds options
+# (CI passes --ci: a test without a snapshot fails instead of writing one; --update-snapshot rewrites them).
+NF_TEST ?= $(shell command -v nf-test || echo ../shared/tools/nf-test/nf-test)
+NF_TEST_NEXTFLOW := $(if $(shell command -v nextflow),,$(CURDIR)/.nextflow-runtime/24.10.0/bin:)
+NF_TEST_ARGS ?=
+nf-test: $(VENV)/.installed
+	PATH=$(NF_TEST_NEXTFLOW)$(CURDIR)/$(BIN):$$PATH SEQGX_NO_PLUGINS=true NXF_OFFLINE=true NXF_ANSI_LOG=false \
+		$(NF_TEST) test $(NF_TEST_ARGS)
 
 # memelite's TOMTOM/FIMO and the de novo kernel compile with numba on first use (about a minute on 2
 # cores); the cache (__pycache__ in .venv) then serves every test and run.

@@ -19,12 +19,13 @@ include { REPORT       } from './modules/local/report/main'
 include { MERGE        } from './modules/local/merge/main'
 include { FETCH_MODEL  } from './modules/local/fetch_model/main'
 include { EXPORT_ONNX  } from './modules/local/export_onnx/main'
-include { validateSeqgxParams; checkAwsBatch; optionalFile; indexOf; cohortVcfs; batchVcfContig; vcfFileOfContig;
+include { validateSeqgxParams; checkAwsBatch; logLocalResourceCaps; optionalFile; indexOf; cohortVcfs; batchVcfContig; vcfFileOfContig;
           geneOf; seqgxTissues; shellWord; readoutItems; byTissue; byBatch } from './subworkflows/local/utils_seqgx/main'
 
 workflow {
     validateSeqgxParams(file("${projectDir}/nextflow_schema.json"), workflow)
     checkAwsBatch(workflow)
+    logLocalResourceCaps(workflow)
 
     fasta_path = file(params.fasta, checkIfExists: true)
     fasta      = Channel.value([fasta_path, indexOf(fasta_path, ['.fai'])])

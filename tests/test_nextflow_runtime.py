@@ -100,14 +100,53 @@ def test_stub_run_wires_every_process(version: str, tmp_path: Path) -> None:
     assert not list(stats.glob("*.vcf.gz"))
 
 
+#: The test profile's parameters (conf/test.config) as a user's params file, the cohort given as
+#: per-chromosome VCFs (a glob).
+PIPELINE_PARAMS = {"fasta": str(DATA / "reference.fa"), "vcf": str(DATA / "cohort.chr*.vcf.gz"),
+                   "annotation": str(DATA / "genes.gtf"), "expression": str(DATA / "expression.tsv"),
+                   "window_length": 16384, "genes_per_batch": 4, "model": "oracle", "null_draws": 200,
+                   "report_top_genes": 2}
+
+
+def _pipeline(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The test cohort as a user runs it: no profile (the local executor and base.config's requests:
+    PREDICT asks 4 CPUs), its parameters in a params file, a boolean on the command line as 'false'."""
+    (cwd / "params.json").write_text(json.dumps(PIPELINE_PARAMS))
+    return _ok(nextflow("run", str(REPO), "-params-file", "params.json", "--reverse_complement", "false",
+                        *args, cwd=cwd))
+
+
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test profile end to end, with the cohort given as per-chromosome VCFs (a glob) and a
-    boolean given on the command line as the word 'false'."""
+    """The test cohort end to end without -profile test (tests/nextflow.config and conf/test.config
+    cap resources; a user's run does not have them)."""
     work = tmp_path_factory.mktemp("nextflow")
-    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results",
-                 "--vcf", str(DATA / "cohort.chr*.vcf.gz"), "--reverse_complement", "false", cwd=work))
+    proc = _pipeline("--outdir", "results", cwd=work)
+    (work / "launch.log").write_text(proc.stdout)
     return work
+
+
+def test_local_run_fits_the_machine(pipeline_run: Path) -> None:
+    """The local executor caps each request at this machine's CPUs and memory (conf/base.config) and
+    says so in one line; PREDICT's 4 CPUs run on a 2-CPU machine."""
+    cpus = os.cpu_count() or 1
+    log = (pipeline_run / "launch.log").read_text()
+    lines = [line for line in log.splitlines() if "requests capped" in line]
+    if cpus < 4:
+        assert len(lines) == 1, log
+        assert f"process_gpu 4 -> {cpus} CPUs" in lines[0] and f"capped to {cpus} CPUs" in lines[0]
+    trace = _trace(pipeline_run / "results")
+    assert (trace["status"] == "COMPLETED").all()
+    for task in _task_dirs(pipeline_run / "work", "PREDICT"):
+        threads = int(re.search(r"--threads (\d+)", (task / ".command.sh").read_text()).group(1))
+        assert threads == min(4, cpus)
+
+
+def test_max_cpus_wins_over_the_machine(tmp_path: Path) -> None:
+    proc = _ok(nextflow("run", str(REPO), "-profile", "test", "-stub", "--outdir", "results",
+                        "--max_cpus", "1", "--max_memory", "3.GB", cwd=tmp_path))
+    assert "requests capped to 1 CPUs and 3 GB" in proc.stdout
+    assert "process_gpu 4 -> 1 CPUs, 16 GB -> 3 GB" in proc.stdout
 
 
 def test_full_run_equals_seqgx_run(pipeline_run: Path, tmp_path: Path) -> None:
@@ -149,21 +188,19 @@ def test_cli_false_is_a_boolean(pipeline_run: Path) -> None:
 
 
 def test_threads_follow_task_cpus(pipeline_run: Path) -> None:
-    """Every compute step gets the task's CPUs (capped by resourceLimits in the test profile)."""
+    """Every compute step gets the task's CPUs (capped by resourceLimits at the machine's)."""
     for process in ("PERSONALIZE", "PREDICT", "ISM", "STATS"):
         tasks = _task_dirs(pipeline_run / "work", process)
         assert tasks, process
         for task in tasks:
             script = (task / ".command.sh").read_text()
             cpus = int(re.search(r"--threads (\d+)", script).group(1))
-            assert 1 <= cpus <= 2, (process, cpus)
+            assert 1 <= cpus <= min(4, os.cpu_count() or 1), (process, cpus)
 
 
 def test_resume_reuses_every_task(pipeline_run: Path) -> None:
     """MERGE collects its inputs sorted, so a resumed run finds them in the same order and caches it."""
-    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results", "-resume",
-                 "--vcf", str(DATA / "cohort.chr*.vcf.gz"), "--reverse_complement", "false",
-                 cwd=pipeline_run))
+    _pipeline("--outdir", "results", "-resume", cwd=pipeline_run)
     trace = _trace(pipeline_run / "results")
     assert set(trace["status"]) == {"CACHED"}, trace[["name", "status"]]
     assert "MERGE (default)" in set(trace["name"])  # the one tissue of --expression
@@ -176,9 +213,7 @@ def test_resume_with_a_new_selection_reruns_only_what_changed(pipeline_run: Path
     chosen = pd.read_csv(pipeline_run / "results" / "attribution" / "attribution_genes.tsv", sep="\t")
     assert sorted(chosen.loc[chosen["selected"], "gene_name"]) == ["SIMG2", "SIMG3", "SIMG5", "SIMG6"]
     (pipeline_run / "genes.txt").write_text("SIMG2\nSIMG3\nSIMG4\nSIMG5\nSIMG6\n")
-    _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results_list", "-resume",
-                 "--vcf", str(DATA / "cohort.chr*.vcf.gz"), "--reverse_complement", "false",
-                 "--attribution_genes", "genes.txt", cwd=pipeline_run))
+    _pipeline("--outdir", "results_list", "-resume", "--attribution_genes", "genes.txt", cwd=pipeline_run)
     trace = _trace(pipeline_run / "results_list")
     status = dict(zip(trace["name"], trace["status"], strict=True))
     for name, state in status.items():

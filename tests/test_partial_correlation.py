@@ -238,15 +238,19 @@ def test_null_on_residuals_equals_slow_loop():
     d[4] = 1  # a constant SNV: dropped before drawing, as without covariates
     rng = np.random.default_rng(9)
     c = np.column_stack([batch, rng.normal(size=150)])
-    null = stats.null_abs_r(stats.residualize(d, c), stats.residualize(obs, c), 300, rng=11)
-    # Slow: draw the same weights over the polymorphic SNVs, build each model w @ D on the raw dosage,
-    # residualise that prediction and correlate it with the residualised observation.
+    # The raw dosage of the SNVs that vary, the residualised observation and the covariates' basis.
     poly = np.any(d != d[:, :1], axis=1)
+    null = stats.null_abs_r(d[poly], stats.residualize(obs, c), 300, rng=11, basis=stats.covariate_basis(c))
+    # Slow: draw the same weights over the polymorphic SNVs (float32 draws on the 2^-20 grid), build each
+    # model w @ D on the raw dosage, residualise that prediction and correlate it with the residualised
+    # observation.
     w = stats.draw_null_weights(np.random.default_rng(11), 300, int(poly.sum()))
+    w = np.rint(w.astype(float) * 2.0**20) / 2.0**20
     ro = stats.residualize(obs, c)
-    slow = np.array([abs(sps.pearsonr(stats.residualize(wk.astype(float) @ d[poly], c), ro).statistic)
-                     for wk in w])
-    np.testing.assert_allclose(null, slow, atol=2e-5)  # float32 null
+    slow = np.array([abs(sps.pearsonr(stats.residualize(wk @ d[poly], c), ro).statistic) for wk in w])
+    np.testing.assert_allclose(null, slow, rtol=1e-9)
+    # The former call (residualised dosage, no basis) is the same null up to rounding.
+    np.testing.assert_allclose(stats.null_abs_r(stats.residualize(d, c), ro, 300, rng=11), null, rtol=1e-9)
     # gene_statistics records exactly this null (same generator).
     res = stats.gene_statistics(pred, obs, d, rng=11, n_draws=300, covariates=c)
     fin = null[np.isfinite(null)]

@@ -146,25 +146,31 @@ def test_null_abs_r_matches_loop_reference():
     n = 300  # 3 blocks of NULL_BLOCK = 125 draws: 125, 125, 50
     # Reference: block b of the weights comes from the b-th spawned child generator; R from scipy on
     # each null prediction, one draw at a time.
-    def reference(dtype):
+    # The weights are float32 draws; the float64 null multiplies by them rounded to multiples of 2^-20.
+    def reference(grid):
         children = np.random.default_rng(7).spawn(3)
         ref = []
         for b, k in enumerate((125, 125, 50)):
-            w = children[b].standard_normal((k, 25), dtype=dtype).astype(float)
+            w = children[b].standard_normal((k, 25), dtype=np.float32).astype(float)
+            w = np.rint(w * 2.0**20) / 2.0**20 if grid else w
             ref += [abs(sps.pearsonr(wi @ d, y).statistic) for wi in w]
         return np.array(ref)
 
-    ref = reference(np.float64)
+    ref = reference(grid=True)
+    got = stats.null_abs_r(d, y, n, rng=np.random.default_rng(7))  # float64 is the default
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    np.testing.assert_array_equal(got, stats.null_abs_r(d.astype(np.int8), y, n, rng=7))
     for method in ("direct", "gram", "auto"):
-        got = stats.null_abs_r(d, y, n, rng=np.random.default_rng(7), dtype=np.float64, method=method)
-        np.testing.assert_allclose(got, ref, rtol=1e-9)
-    got32 = stats.null_abs_r(d.astype(np.int8), y, n, rng=np.random.default_rng(7), dtype=np.float32)
-    np.testing.assert_allclose(got32, reference(np.float32), rtol=1e-4, atol=1e-6)
+        got32 = stats.null_abs_r(d.astype(np.int8), y, n, rng=np.random.default_rng(7), dtype=np.float32,
+                                 method=method)
+        np.testing.assert_allclose(got32, reference(grid=False), rtol=1e-4, atol=1e-6)
+    # The grid moves a weight by at most 2^-21: the null's |R| by far less than its spread.
+    np.testing.assert_allclose(ref, reference(grid=False), atol=1e-5)
     # Deterministic per seed (the thread pool fills blocks in any order); a constant SNV changes nothing
     # but is not drawn for; constant SNVs only, or constant expression, give NaN draws.
-    np.testing.assert_array_equal(got32, stats.null_abs_r(d.astype(np.int8), y, n, rng=7))
+    np.testing.assert_array_equal(got, stats.null_abs_r(d, y, n, rng=7))
     d_const = np.vstack([np.ones((1, 60)), d])
-    np.testing.assert_allclose(stats.null_abs_r(d_const, y, n, rng=7, dtype=np.float64), ref, rtol=1e-9)
+    np.testing.assert_array_equal(stats.null_abs_r(d_const, y, n, rng=7), got)
     assert np.isnan(stats.null_abs_r(np.ones((3, 60)), y, 5, rng=0)).all()
     assert np.isnan(stats.null_abs_r(d, np.ones(60), 5, rng=0)).all()
 

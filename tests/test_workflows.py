@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -128,9 +129,12 @@ def test_nf_test_workflow_covers_the_supported_nextflow_range() -> None:
     uses = _uses(workflow)
     assert uses["nf-core/setup-nextflow"]["version"] == "${{ matrix.NXF_VER }}"
     assert "nf-core/setup-nf-test" in uses
-    snapshots = (REPO / "tests" / "nf_test_snapshots.py").read_text()
-    nf_test_version = re.search(r'NF_TEST_VERSION = "([\d.]+)"', snapshots).group(1)
-    assert workflow["env"]["NFT_VER"] == nf_test_version
+    # The release the newest snapshots were written with (their meta), as a user's nf-test would be.
+    written = {snapshot["meta"]["nf-test"]
+               for snap in [*REPO.glob("tests/*.snap"), *REPO.glob("modules/local/*/tests/*.snap")]
+               for snapshot in json.loads(snap.read_text()).values()}
+    newest = max(written, key=lambda v: tuple(int(x) for x in v.split(".")))
+    assert workflow["env"]["NFT_VER"] == newest
     runs = _runs(workflow)
     assert "docker build -f containers/Dockerfile -t \"$image\" ." in runs
     assert "nextflow config -flat" in runs and "process\\.container" in runs

@@ -168,9 +168,11 @@ PARAMS: list[Param] = [
           "this many", "report", minimum=0),
     # Resources: caps on what any Nextflow task asks for (conf/base.config's resourceLimits);
     # `seqgx run` accepts and ignores them, so one params file serves both
-    Param("max_cpus", int, 16, "Most CPUs any task may ask for (Nextflow)", "resources", minimum=1),
-    Param("max_memory", str, "128.GB", "Most memory any task may ask for, e.g. '32.GB' (Nextflow)",
-          "resources", extra={"pattern": MEMORY_PATTERN}),
+    Param("max_cpus", int, None, "Most CPUs any task may ask for (Nextflow; default: this machine's CPUs "
+          "under the local executor, 16 under a scheduler)", "resources", minimum=1),
+    Param("max_memory", str, None, "Most memory any task may ask for, e.g. '32.GB' (Nextflow; default: this "
+          "machine's memory under the local executor, 128.GB under a scheduler)", "resources",
+          extra={"pattern": MEMORY_PATTERN}),
     Param("max_time", str, "240.h", "Longest time any task may ask for, e.g. '48.h' (Nextflow)",
           "resources", extra={"pattern": DURATION_PATTERN}),
     # Containers and clouds (Nextflow profiles docker, singularity, gpu, awsbatch)

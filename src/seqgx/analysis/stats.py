@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from seqgx.analysis import linalg
 from seqgx.errors import SeqgxError
 from seqgx.io import atomic_output
 from seqgx.threads import available_cpus, configured_threads
@@ -84,7 +85,7 @@ def rowwise_pearson(rows: np.ndarray, y: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows)
     y = np.asarray(y, dtype=rows.dtype if rows.dtype in (np.float32, np.float64) else float)
     yc = y - y.mean()
-    yn = np.sqrt(yc @ yc)
+    yn = np.sqrt(np.einsum("i,i->", yc, yc))
     rc = rows - rows.mean(axis=1, keepdims=True)
     num = np.einsum("ij,j->i", rc, yc)
     den = np.sqrt(np.einsum("ij,ij->i", rc, rc)) * yn
@@ -152,8 +153,6 @@ def covariate_basis(covariates: np.ndarray | None, n: int | None = None) -> np.n
     norm and put through a column-pivoted QR so that covariates constant or collinear on these samples are
     dropped: k_eff = Q.shape[1] - 1 is the number that costs degrees of freedom.
     """
-    from scipy.linalg import qr
-
     c = None if covariates is None else np.asarray(covariates, dtype=float)
     if c is not None and c.ndim == 1:
         c = c[:, None]
@@ -176,10 +175,25 @@ def covariate_basis(covariates: np.ndarray | None, n: int | None = None) -> np.n
     if not varies.any():
         return one
     cc = cc[:, varies] / norm[varies]
-    q, r, _ = qr(cc, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    rank = int(np.sum(diag > _COVARIATE_RANK_RTOL * diag[0])) if diag.size else 0
-    return np.hstack([one, q[:, :rank]])
+    # Column-pivoted Gram-Schmidt in numpy's own loops, not LAPACK's QR: the same Q on every CPU.
+    return np.hstack([one, linalg.pivoted_basis(cc, _COVARIATE_RANK_RTOL)])
+
+
+_BASIS_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _gene_covariate_basis(covariates: np.ndarray) -> np.ndarray:
+    """:func:`covariate_basis`, remembered for the last few covariate matrices: genes of a tissue mostly
+    use the same samples, hence the same basis."""
+    c = np.ascontiguousarray(covariates, dtype=float)
+    key = (c.shape, zlib.crc32(c.view(np.uint8)), hash(c.tobytes()))
+    q = _BASIS_CACHE.get(key)
+    if q is None:
+        q = covariate_basis(c)
+        if len(_BASIS_CACHE) >= 4:
+            _BASIS_CACHE.pop(next(iter(_BASIS_CACHE)))
+        _BASIS_CACHE[key] = q
+    return q
 
 
 def _residualize_q(x: np.ndarray, q: np.ndarray, dtype: Any = None) -> np.ndarray:
@@ -197,12 +211,11 @@ def _residualize_rows(x: np.ndarray, q: np.ndarray, dtype: Any = None) -> tuple[
     if dtype is None:
         dtype = np.float32 if x.dtype == np.float32 else np.float64
     out = x.astype(dtype)  # a copy: the residual is computed in place on it
-    qd = q.astype(dtype, copy=False)
     ref = np.einsum("ij,ij->i", out, out, dtype=float)  # squared norm of the input, for the tolerance
     if q.shape[1] == 1:
         out -= out.mean(axis=1, dtype=float, keepdims=True).astype(dtype)  # intercept only: centring
     else:
-        out -= (out @ qd) @ qd.T
+        linalg.project_out(out, q)  # not BLAS: the same residuals on every CPU
     ss = np.einsum("ij,ij->i", out, out, dtype=float)
     tol = RESIDUAL_RTOL if dtype == np.float64 else 1e-5  # float32 rounding is ~1e-7 of the input
     zero = ss <= (tol * tol) * ref
@@ -309,17 +322,27 @@ def _polymorphic_rows(d: np.ndarray) -> np.ndarray:
 
 
 def null_abs_r(dosage: np.ndarray, observed: np.ndarray, n_draws: int,
-               rng: np.random.Generator | int | None = None, dtype: Any = np.float32,
-               method: str = "auto") -> np.ndarray:
+               rng: np.random.Generator | int | None = None, dtype: Any = np.float64,
+               method: str = "auto", basis: np.ndarray | None = None) -> np.ndarray:
     """|R| between observed expression and ``n_draws`` random linear SNV models of the gene.
 
     Each draw has one weight per SNV, w ~ N(0, 1) (:func:`draw_null_weights`); its prediction is
     ``w @ dosage`` (dosage: SNVs x samples, all finite; observed: samples, finite). With centred dosage Dc
-    and the observation standardised to unit norm z, R = (W Dc z) / ||W Dc||_row: one GEMM for all draws
-    (``method='direct'``, W @ Dc), or, when there are fewer SNVs than that costs, the Gram form
-    ||W Dc||_row^2 = rowsum((W G) * W) with G = Dc Dc^T (``'gram'``); ``'auto'`` picks the cheaper.
-    SNVs constant across the samples add only a constant to every prediction and are dropped before
-    drawing. Returns NaN for every draw when no SNV varies or ``observed`` is constant.
+    and the observation standardised to unit norm z, R = (W Dc z) / ||W Dc||_row. SNVs constant across
+    the samples add only a constant to every prediction and are dropped before drawing. Returns NaN for
+    every draw when no SNV varies or ``observed`` is constant.
+
+    ``basis``: an orthonormal basis (samples, 1 + k) of [1, C] (:func:`covariate_basis`) for a partial
+    correlation on covariates: ``dosage`` is then the RAW dosage of the SNVs to draw for (those varying
+    beyond the covariates), ``observed`` the residualised observation, and each null prediction is
+    residualised on the basis (w @ resid(D) == resid(w @ D)).
+
+    float64 (default): W D is computed exactly (:func:`seqgx.analysis.linalg.exact_matmul`: the weights
+    on a 2^-20 grid) and everything after it in numpy's own loops, so the same seed gives the same bits
+    on every CPU (docs/methods.md, "Same tables on every CPU"). ``dtype=np.float32`` is the former fast
+    path (one float32 GEMM, ``method`` 'direct' or the Gram form 'gram' when there are fewer SNVs than
+    that costs; 'auto' picks): its rounding depends on the BLAS kernel. The weights are drawn as float32
+    either way (the same draws).
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     d = np.asarray(dosage)
@@ -331,29 +354,41 @@ def null_abs_r(dosage: np.ndarray, observed: np.ndarray, n_draws: int,
     if not poly.all():  # (no copy when every SNV varies, the usual case)
         d = d[poly]
     yc = y - y.mean()
-    yn = float(np.sqrt(yc @ yc))
+    yn = float(np.sqrt(linalg.dot(yc, yc)))
     if d.shape[0] == 0 or not yn > 0 or n_draws < 1:
         return np.full(n_draws, np.nan)
     n_snv, n_s = d.shape
-    z = (yc / yn).astype(dtype)
-    if method == "auto":
-        method = "gram" if n_snv * (n_s + n_draws) < n_draws * n_s else "direct"
-    if method not in ("direct", "gram"):
-        raise ValueError(f"method must be auto, direct or gram, got {method!r}")
-    dm = d.astype(dtype)
-    mu = dm.mean(axis=1, dtype=float).astype(dtype)
-    w = draw_null_weights(rng, n_draws, n_snv, dtype)
-    # Matrix-vector products go through einsum: single-threaded BLAS GEMV spins badly on shared cores.
-    if method == "gram":
-        dm -= mu[:, None]
-        gram = dm @ dm.T
-        num = np.einsum("ij,j->i", w, np.einsum("ij,j->i", dm, z)).astype(float)
-        ss = np.einsum("ij,ij->i", w @ gram, w, dtype=float)
+    w = draw_null_weights(rng, n_draws, n_snv, np.float32)
+    if np.dtype(dtype) == np.float64:
+        p = linalg.exact_matmul(w, d)  # (draws, samples): null predictions, the one large product
+        p -= p.mean(axis=1, keepdims=True)
+        num = linalg.rows_dot(p, yc / yn)  # yc is orthogonal to the basis: P z = resid(P) z
+        ss = linalg.rows_dot(p, p)
+        if basis is not None and basis.shape[1] > 1:
+            # ||resid(P)||^2 = ||P_c||^2 - ||P_c Q||^2 (Q orthonormal; the intercept column is done)
+            coef = np.einsum("ij,kj->ik", p, np.ascontiguousarray(basis[:, 1:].T))
+            ss = ss - linalg.rows_dot(coef, coef)
     else:
-        p = w @ dm  # (draws, samples): null predictions, the one GEMM
-        p -= np.einsum("ij,j->i", w, mu)[:, None]  # centre each prediction (cheaper than centring D)
-        num = np.einsum("ij,j->i", p, z).astype(float)
-        ss = np.einsum("ij,ij->i", p, p, dtype=float)
+        if basis is not None:
+            raise ValueError("null_abs_r with a covariate basis computes in float64")
+        z = (yc / yn).astype(dtype)
+        if method == "auto":
+            method = "gram" if n_snv * (n_s + n_draws) < n_draws * n_s else "direct"
+        if method not in ("direct", "gram"):
+            raise ValueError(f"method must be auto, direct or gram, got {method!r}")
+        dm = d.astype(dtype)
+        mu = dm.mean(axis=1, dtype=float).astype(dtype)
+        # Matrix-vector products go through einsum: single-threaded BLAS GEMV spins badly on shared cores.
+        if method == "gram":
+            dm -= mu[:, None]
+            gram = dm @ dm.T
+            num = np.einsum("ij,j->i", w, np.einsum("ij,j->i", dm, z)).astype(float)
+            ss = np.einsum("ij,ij->i", w @ gram, w, dtype=float)
+        else:
+            p = w @ dm
+            p -= np.einsum("ij,j->i", w, mu)[:, None]  # centre each prediction (cheaper than centring D)
+            num = np.einsum("ij,j->i", p, z).astype(float)
+            ss = np.einsum("ij,ij->i", p, p, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.abs(np.where(ss > 0, num / np.sqrt(ss), np.nan))
     return np.minimum(out, 1.0)
@@ -415,7 +450,8 @@ def empirical_p(r: np.ndarray | float, null_abs: np.ndarray) -> np.ndarray | flo
     r1 = np.atleast_1d(r)
     finite = np.isfinite(null_abs)
     draws = finite.sum(axis=1)
-    # Compare in float32 precision margin: |R| of the observed model vs nulls computed in float32.
+    # A null |R| within 1e-7 of the observed counts as a tie (>=): the observed R and the null come from
+    # different arithmetic (float64 dosage products vs the model's float32 predictions).
     ge = (null_abs >= np.abs(r1)[:, None] - 1e-7) & finite
     with np.errstate(invalid="ignore"):
         p = (1.0 + ge.sum(axis=1)) / (1.0 + draws)
@@ -480,7 +516,7 @@ def eqtl(dosage: np.ndarray, expression: np.ndarray, n_covariates: int = 0,
         yc = y - y.mean() if y.size else y
         sxx = np.einsum("ij,ij->i", xc, xc)
         sxy = np.einsum("ij,j->i", xc, yc)
-        syy = np.full(d.shape[0], float(yc @ yc))
+        syy = np.full(d.shape[0], linalg.dot(yc, yc))
     else:
         ok = d_ok & y_ok[None, :]
         n = ok.sum(axis=1).astype(float)
@@ -593,7 +629,7 @@ def _driver_scan(ism: np.ndarray, d: np.ndarray, pred: np.ndarray, min_increase:
     tc = ds - ds.mean(axis=1, dtype=float, keepdims=True)
     tc *= ism_ok[order, None]
     pc = pred - pred.mean()
-    pn = float(np.sqrt(pc @ pc))
+    pn = float(np.sqrt(linalg.dot(pc, pc)))
     cov = np.einsum("ij,j->i", tc, pc)
     own_ss = np.einsum("ij,ij->i", tc, tc)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -692,7 +728,7 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
                     n_draws: int | None = None, rng: np.random.Generator | int | None = None,
                     min_samples: int = 20, with_drivers: bool = False,
                     distance_to_tss: np.ndarray | None = None, grad: np.ndarray | None = None,
-                    covariates: np.ndarray | None = None,
+                    covariates: np.ndarray | None = None, null_dtype: Any = np.float64,
                     ) -> dict[str, Any] | tuple[dict[str, Any], pd.DataFrame]:
     """All genes.tsv statistics of one gene (fields :data:`GENE_FIELDS`).
 
@@ -721,6 +757,7 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
     gene with n < k + 3 is 'too_few_samples'; observation or prediction fully explained by the
     covariates is 'constant_expression' / 'constant_prediction'; no SNV varying beyond the covariates is
     'no_snvs'. Without covariates (None or k = 0) the results are those of the plain statistics, bit for bit.
+    ``null_dtype``: the null's arithmetic (:func:`null_abs_r`; float64 makes the tables CPU-independent).
     """
     if null_test not in NULL_TESTS:
         raise SeqgxError(f"null_test must be one of {', '.join(NULL_TESTS)}, got {null_test!r}")
@@ -747,7 +784,7 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
     n = int(keep.sum())
     nan = math.nan
     # Basis of [1, C] on the samples used, once per gene: every residual below reuses it.
-    q = covariate_basis(cov) if cov is not None and n else None
+    q = _gene_covariate_basis(cov) if cov is not None and n else None
     k = q.shape[1] - 1 if q is not None else 0
     res: dict[str, Any] = dict.fromkeys(GENE_FIELDS, nan)
     res.update(n_samples=n, n_snvs=int(d.shape[0]), n_covariates=k, null_draws=0, n_drivers=0)
@@ -792,7 +829,10 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
         r, p, _ = pearson(pred, obs, k)
         res.update(r=r, r_pvalue=p, spearman=spearman(pred, obs))
     if status == "ok":
-        null = null_abs_r(d, obs, n_draws, rng)
+        if q is None or np.dtype(null_dtype) != np.float64:
+            null = null_abs_r(d, obs, n_draws, rng, dtype=null_dtype)
+        else:  # the raw dosage of the SNVs that vary beyond the covariates; the null residualises W D
+            null = null_abs_r(d_raw[_polymorphic_rows(d)], obs, n_draws, rng, basis=q)
         fin = null[np.isfinite(null)]
         if fin.size:
             m = float(fin.mean())

@@ -307,3 +307,48 @@ def byTissue(tables) {
 def byBatch(tables, String suffix) {
     return tables.map { f -> [batchOfTable(f, suffix), f] }.groupTuple().map { k, fs -> [k, fs.sort { it.name }] }
 }
+
+/*
+ * One log line when the local executor caps the label requests (conf/base.config's resourceLimits: the
+ * machine's CPUs and memory unless --max_cpus / --max_memory are given), naming what it capped.
+ */
+def logLocalResourceCaps(workflowMeta) {
+    def config = workflowMeta.session.config.process ?: [:]
+    def executor = config.executor ?: 'local'
+    if (executor != 'local') {
+        return
+    }
+    def limits = directiveValue(config.resourceLimits, executor) ?: [:]
+    def maxCpus = limits.cpus ? limits.cpus as int : null
+    def maxMemory = limits.memory ? limits.memory as nextflow.util.MemoryUnit : null
+    def capped = []
+    config.findAll { key, value -> key.toString().startsWith('withLabel:') && value instanceof Map }.each { key, value ->
+        def label = key.toString().substring('withLabel:'.length())
+        def parts = []
+        def cpus = directiveValue(value.cpus, executor)
+        def memory = directiveValue(value.memory, executor)
+        if (maxCpus && cpus && (cpus as int) > maxCpus) {
+            parts << "${cpus} -> ${maxCpus} CPUs"
+        }
+        if (maxMemory && memory && (memory as nextflow.util.MemoryUnit) > maxMemory) {
+            parts << "${memory} -> ${maxMemory}"
+        }
+        if (parts) {
+            capped << "${label} ${parts.join(', ')}"
+        }
+    }
+    if (capped) {
+        log.info("Local executor: requests capped to ${maxCpus} CPUs and ${maxMemory} (this machine, or --max_cpus / --max_memory): ${capped.join('; ')}")
+    }
+}
+
+/* A process directive from the config as a first attempt of a task would see it (closures evaluated). */
+def directiveValue(value, String executor) {
+    if (!(value instanceof Closure)) {
+        return value
+    }
+    def closure = value.clone()
+    closure.delegate = [task: [attempt: 1, executor: executor], params: params]
+    closure.resolveStrategy = Closure.DELEGATE_FIRST
+    return closure.call()
+}
