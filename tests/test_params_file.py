@@ -127,8 +127,8 @@ def test_empty_string_where_it_means_something(folder: Path) -> None:
                          "the default 'error'"),
     ('model: ""', "parameter 'model' is empty: give a value; leave it out for the default "
                   "'EleutherAI/enformer-official-rough'"),
-    ('max_memory: ""', "parameter 'max_memory' is empty: give a value; leave it out for the default "
-                       "'128.GB'"),
+    ('max_time: ""', "parameter 'max_time' is empty: give a value; leave it out for the default "
+                     "'240.h'"),
     ("null_draws: 1", "parameter 'null_draws' must be >= 2, got 1"),
     ("precision: fp8", "parameter 'precision' must be one of fp32, bf16, fp16, got 'fp8'"),
 ])
