@@ -70,6 +70,8 @@ def analyse(job: tuple) -> tuple:
             # every SNV's eQTL (the drivers' eQTL is already in dr); with covariates on residuals
             if cov is None:
                 stats.eqtl(d, obs)
+            elif hasattr(stats, "partial_eqtl"):  # (absent before 2026-12-07: run side by side with it)
+                stats.partial_eqtl(d, obs, cov)
             else:
                 stats.eqtl(stats.residualize(d, cov), stats.residualize(obs, cov), n_covariates=n_cov)
             wall += time.perf_counter() - t0

@@ -59,3 +59,21 @@ def test_project_out_equals_least_squares_residuals():
     q = np.linalg.qr(c)[0]
     ref = x - (np.linalg.lstsq(c, x.T, rcond=None)[0].T @ c.T)
     np.testing.assert_allclose(linalg.project_out(x.copy(), q), ref, atol=1e-12)
+
+
+def test_exact_project_is_order_independent_and_the_product():
+    rng = np.random.default_rng(4)
+    d = rng.integers(0, 3, size=(300, 839)).astype(np.int8)
+    q = np.linalg.qr(rng.normal(size=(839, 30)))[0]
+    got = linalg.exact_project(d, q)
+    np.testing.assert_allclose(got, d.astype(float) @ q, rtol=0, atol=1e-12)
+    # Each slice's product is exact: summing it in blocks (another kernel's order) gives the same bits.
+    bits = 52 - int(np.ceil(np.log2(2 * 839 + 1)))
+    hi = np.rint(q * 2.0**bits)
+    lo = np.rint((q * 2.0**bits - hi) * 2.0**bits)
+    for part in (hi, lo):
+        whole = d.astype(float) @ part
+        blocked = sum(d[:, k:k + 64].astype(float) @ part[k:k + 64] for k in range(0, 839, 64))
+        np.testing.assert_array_equal(whole, blocked)
+    df = d.astype(float)
+    np.testing.assert_array_equal(got, (df @ hi) * 2.0**-bits + (df @ lo) * 2.0**-(2 * bits))

@@ -187,6 +187,28 @@ def test_eqtl_on_residuals_equals_statsmodels_coefficient():
         assert tab["carriers"][j] == int((d[i] > 0).sum())
 
 
+def test_partial_eqtl_without_the_residual_dosage():
+    """partial_eqtl (residual norms by Pythagoras from the raw rows) equals the eQTL of the explicit
+    residuals and statsmodels' coefficient; a SNV the covariates explain fully has NaN slope and p."""
+    rng = np.random.default_rng(8)
+    n, k = 150, 4
+    d = rng.binomial(2, [[0.05], [0.2], [0.4], [0.5]], size=(4, n)).astype(np.int8)
+    c = np.column_stack([rng.normal(size=(n, k - 1)), d[3]])  # the last covariate is SNV 3 itself
+    y = 0.4 * d[1] + c[:, :3] @ [1.0, 0.5, -1.0] + rng.normal(size=n)
+    slope, p, r = stats.partial_eqtl(d, y, c)
+    want = stats.eqtl(stats.residualize(d, c), stats.residualize(y, c), n_covariates=k)
+    for got, ref in zip((slope, p, r), want, strict=True):
+        np.testing.assert_allclose(got[:3], ref[:3], rtol=1e-9)
+    for i in range(3):
+        fit = _ols(y, d[i].astype(float), c)
+        assert slope[i] == pytest.approx(fit.params[1], rel=1e-9, abs=0)
+        assert p[i] == pytest.approx(fit.pvalues[1], rel=1e-7, abs=0)
+    assert np.isnan(slope[3]) and np.isnan(p[3]) and np.isnan(want[0][3])
+    # No covariates: the plain eQTL, bit for bit.
+    for got, ref in zip(stats.partial_eqtl(d, y, None), stats.eqtl(d, y), strict=True):
+        np.testing.assert_array_equal(got, ref)
+
+
 # ---------------------------------------------------------------------------------------------------
 # gene_statistics with covariates
 # ---------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import warnings
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -540,6 +541,33 @@ def eqtl(dosage: np.ndarray, expression: np.ndarray, n_covariates: int = 0,
     return slope, p, r
 
 
+def partial_eqtl(dosage: np.ndarray, expression: np.ndarray, covariates: np.ndarray | None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`eqtl` of every SNV on residuals of ``covariates`` (n, k) (the partial regression, n - k - 2
+    df), without forming the residual dosage: slope = (d . y_r) / ||resid(d)||^2 with y_r the residual
+    expression (orthogonal to the covariates, so d . y_r = resid(d) . y_r) and ||resid(d)||^2 from the
+    raw row and its coefficients on the covariates (:class:`_ResidualDosage`). ``dosage`` (SNVs, n) and
+    ``expression`` (n,) finite; no covariates gives :func:`eqtl`."""
+    d = np.atleast_2d(np.asarray(dosage))
+    y = np.asarray(expression, dtype=float)
+    c = _as_covariates(covariates, y.shape[0])
+    if c is None:
+        return eqtl(d, y)
+    q = covariate_basis(c)
+    k = q.shape[1] - 1
+    n = y.shape[0]
+    resid = _ResidualDosage.of(d, q)
+    yr = _residualize_q(y, q)
+    sxy = np.einsum("ij,j->i", d, yr)
+    sxx = resid.ss
+    syy = linalg.dot(yr, yr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_ok = (sxx > 1e-12 * max(1.0, n)) & (n >= 2)
+        slope = np.where(var_ok, sxy / sxx, np.nan)
+        r = np.clip(np.where(var_ok & (syy > 0), sxy / np.sqrt(sxx * syy), np.nan), -1.0, 1.0)
+    return slope, _r_to_p(r, np.full(d.shape[0], float(n)), k), r
+
+
 # ----------------------------------------------------------------------------------------------------
 # Linear approximation and drivers
 # ----------------------------------------------------------------------------------------------------
@@ -563,9 +591,63 @@ def gradient_approximation(grad: np.ndarray, ism: np.ndarray | None, dosage: np.
     g = np.asarray(grad, dtype=float).ravel()
     if not np.isfinite(g).any():
         return math.nan, math.nan
-    approx_r = pearson(linear_approximation(np.where(np.isfinite(g), g, 0.0), dosage), prediction)[0]
+    g = np.where(np.isfinite(g), g, 0.0)
+    if isinstance(dosage, _ResidualDosage):  # resid(g D) = g resid(D); SNVs the covariates explain add 0
+        approx = _residualize_q(linear_approximation(np.where(dosage.varies, g, 0.0), dosage.raw), dosage.q)
+    else:
+        approx = linear_approximation(g, dosage)
+    approx_r = pearson(approx, prediction)[0]
     ism_r = pearson(g, np.asarray(ism, dtype=float).ravel())[0] if ism is not None else math.nan
     return approx_r, ism_r
+
+
+@dataclass
+class _ResidualDosage:
+    """The dosage residualised on covariates, without the (SNVs x samples) residual matrix: each row's
+    coefficients on the non-constant basis columns and its residual squared norm (Pythagoras), computed
+    so that the bits do not depend on the CPU (docs/methods.md, "Same tables on every CPU")."""
+
+    raw: np.ndarray  # (SNVs, n) raw dosage
+    q: np.ndarray  # (n, 1 + k) orthonormal basis of [1, C]
+    coef: np.ndarray  # (SNVs, k) coefficients of each raw row on q[:, 1:]; 0 where it does not vary
+    ss: np.ndarray  # (SNVs,) squared norm of each residual row; 0 where it does not vary
+    varies: np.ndarray  # (SNVs,) bool: the row varies beyond the covariates
+
+    #: Residual^2 below this fraction of the raw row's ||.||^2: recomputed row by row (the subtraction
+    #: ||d_c||^2 - ||coef||^2 has lost too many digits there)
+    RECOMPUTE = 1e-8
+
+    @classmethod
+    def of(cls, d: np.ndarray, q: np.ndarray) -> _ResidualDosage:
+        n = d.shape[1]
+        poly = _polymorphic_rows(d)
+        coef = np.zeros((d.shape[0], q.shape[1] - 1))
+        coef[poly] = linalg.exact_project(d[poly], q[:, 1:])
+        if np.issubdtype(d.dtype, np.integer):
+            s1 = d.sum(axis=1, dtype=np.int64).astype(float)
+            s2 = np.einsum("ij,ij->i", d, d, dtype=np.int64).astype(float)  # exact
+        else:
+            df = d.astype(float)
+            s1, s2 = df.sum(axis=1), linalg.rows_dot(df, df)
+        ref = s2  # the input's squared norm, as _residualize_rows' tolerance
+        ss = (s2 - s1 * s1 / n) - linalg.rows_dot(coef, coef)
+        recompute = np.flatnonzero(poly & (ss <= cls.RECOMPUTE * ref))
+        if recompute.size:
+            rows, _ = _residualize_rows(d[recompute], q)
+            ss[recompute] = linalg.rows_dot(rows, rows)
+        varies = poly & (ss > (RESIDUAL_RTOL * RESIDUAL_RTOL) * ref)
+        ss[~varies] = 0.0
+        coef[~varies] = 0.0
+        return cls(d, q, coef, ss, varies)
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Explicit residual rows ``idx`` (float64; exactly 0 where a row does not vary)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.size == 0:
+            return np.zeros((0, self.raw.shape[1]))
+        out, _ = _residualize_rows(self.raw[idx], self.q)
+        out[~self.varies[idx]] = 0.0
+        return out
 
 
 def _empty_drivers() -> pd.DataFrame:
@@ -629,29 +711,74 @@ def _driver_scan(ism: np.ndarray, d: np.ndarray, pred: np.ndarray, min_increase:
     tc = ds - ds.mean(axis=1, dtype=float, keepdims=True)
     tc *= ism_ok[order, None]
     pc = pred - pred.mean()
-    pn = float(np.sqrt(linalg.dot(pc, pc)))
     cov = np.einsum("ij,j->i", tc, pc)
     own_ss = np.einsum("ij,ij->i", tc, tc)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own_r = np.clip(np.where(own_ss > 0, cov / (np.sqrt(own_ss) * pn), np.nan), -1.0, 1.0)
-    own_p = _r_to_p(own_r, pred.shape[0], n_covariates)
     _cumsum_rows(tc)  # row i is now the centred partial sum over the first i SNVs
     approx = tc[-1].copy()
     ss = np.einsum("ij,ij->i", tc, tc)
+    return _drivers_from_prefix(ism, order, pc, cov, own_ss, ss, min_increase, alpha, n_covariates), approx
+
+
+def _driver_scan_residuals(ism: np.ndarray, d: _ResidualDosage, pred: np.ndarray,
+                           min_increase: float = DRIVER_MIN_INCREASE, alpha: float = DRIVER_ALPHA,
+                           n_covariates: int = 0) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """:func:`_driver_scan` on the dosage residualised on covariates (``pred`` residualised too), from the
+    raw rows and their coefficients: a residual term is the raw centred term minus its projection
+    ``(ISM_i coef_i) Q^T``, so each prefix's residual norm is ``||S_i||^2 - ||K_i||^2`` (S, K the
+    cumulative sums of the raw terms and of their coefficients) and its covariance with the residual
+    prediction that of the raw prefix (the prediction is orthogonal to Q). Prefixes where that
+    subtraction loses too many digits are formed explicitly."""
+    raw = d.raw
+    n_snv = raw.shape[0]
+    if n_snv == 0 or pred.shape[0] < 3:
+        return _empty_drivers(), None
+    ism_ok = np.where(np.isfinite(ism), ism, 0.0)
+    order = np.argsort(-np.abs(ism_ok), kind="stable")
+    weight = np.where(d.varies, ism_ok, 0.0)[order]  # a SNV the covariates explain adds exactly 0
+    ds = raw[order]
+    tc = ds - ds.mean(axis=1, dtype=float, keepdims=True)
+    tc *= weight[:, None]
+    kc = d.coef[order] * weight[:, None]  # (SNVs, k): each term's coefficients on the covariates
+    pc = pred - pred.mean()
+    cov = np.einsum("ij,j->i", tc, pc)
+    own_ss = weight * weight * d.ss[order]
+    _cumsum_rows(tc)
+    _cumsum_rows(kc)
+    raw_ss = np.einsum("ij,ij->i", tc, tc)
+    ss = raw_ss - linalg.rows_dot(kc, kc)
+    qt = np.ascontiguousarray(d.q[:, 1:].T)
+    redo = np.flatnonzero((ss <= _ResidualDosage.RECOMPUTE * raw_ss) & (raw_ss > 0))
+    if redo.size:
+        rows = tc[redo] - np.einsum("ik,kj->ij", kc[redo], qt)
+        ss[redo] = linalg.rows_dot(rows, rows)
+    approx = tc[-1] - np.einsum("k,kj->j", kc[-1], qt)
+    return _drivers_from_prefix(ism, order, pc, cov, own_ss, ss, min_increase, alpha, n_covariates), approx
+
+
+def _drivers_from_prefix(ism: np.ndarray, order: np.ndarray, pc: np.ndarray, cov: np.ndarray,
+                         own_ss: np.ndarray, ss: np.ndarray, min_increase: float, alpha: float,
+                         n_covariates: int) -> pd.DataFrame:
+    """The drivers of a scan in |ISM| ``order``: each term's covariance with the centred prediction
+    ``pc`` and squared norm (``cov``, ``own_ss``), each prefix's squared norm ``ss``."""
+    n_snv = order.shape[0]
+    pn = float(np.sqrt(linalg.dot(pc, pc)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own_r = np.clip(np.where(own_ss > 0, cov / (np.sqrt(own_ss) * pn), np.nan), -1.0, 1.0)
+    own_p = _r_to_p(own_r, pc.shape[0], n_covariates)
     with np.errstate(divide="ignore", invalid="ignore"):
         # A prefix that is constant up to rounding (e.g. only zero-ISM SNVs so far) has no correlation.
         r_prefix = np.where(ss > 1e-20 * np.cumsum(own_ss), np.cumsum(cov) / (np.sqrt(ss) * pn), np.nan)
     r_prefix = np.clip(r_prefix, -1.0, 1.0)
     r_full = r_prefix[-1]
     if not np.isfinite(r_full) or r_full == 0 or not pn > 0:
-        return _empty_drivers(), approx
+        return _empty_drivers()
     frac = np.where(np.isfinite(r_prefix), r_prefix / r_full, 0.0)
     increase = np.diff(frac, prepend=0.0)
     with np.errstate(invalid="ignore"):
         is_driver = (increase > min_increase) & (own_r > 0) & (own_p < alpha / n_snv)
     idx = np.flatnonzero(is_driver)
     if idx.size == 0:
-        return _empty_drivers(), approx
+        return _empty_drivers()
     out = pd.DataFrame({
         "variant_index": order[idx].astype(np.int64),
         "ism": ism[order[idx]],
@@ -662,7 +789,7 @@ def _driver_scan(ism: np.ndarray, d: np.ndarray, pred: np.ndarray, min_increase:
         "driver_p": own_p[idx],
     })
     out["main_driver"] = np.arange(len(out)) == int(np.argmax(out["frac_increase"].to_numpy()))
-    return out, approx
+    return out
 
 
 def driver_support(ism: np.ndarray, eqtl_slope: np.ndarray) -> np.ndarray:
@@ -815,24 +942,23 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
         elif not pred.any():
             status = "constant_prediction"
         elif status == "ok":
-            # One GEMM pair for all SNVs, float64 (float32 measured no faster end to end: the passes
-            # over the matrix, not the GEMM, dominate).
-            if poly_rows.all():
-                d, varies = _residualize_rows(d_raw, q)
-            else:
-                d = np.zeros(d_raw.shape)  # constant rows exactly 0: the null's filter still drops them
-                d[poly_rows], varies = _residualize_rows(d_raw[poly_rows], q)
-            if not varies.any():
+            # The residual dosage is never formed whole: each SNV's coefficients on the covariates
+            # (one exact product) and its residual norm; rows only where they are needed.
+            resid_d = _ResidualDosage.of(d_raw, q)
+            if not resid_d.varies.any():
                 status = "no_snvs"  # no SNV varies beyond the covariates
     res["status"] = status
     if status in ("ok", "no_snvs"):
         r, p, _ = pearson(pred, obs, k)
         res.update(r=r, r_pvalue=p, spearman=spearman(pred, obs))
     if status == "ok":
-        if q is None or np.dtype(null_dtype) != np.float64:
+        if q is None:
             null = null_abs_r(d, obs, n_draws, rng, dtype=null_dtype)
-        else:  # the raw dosage of the SNVs that vary beyond the covariates; the null residualises W D
-            null = null_abs_r(d_raw[_polymorphic_rows(d)], obs, n_draws, rng, basis=q)
+        elif np.dtype(null_dtype) == np.float64:  # the raw dosage of the SNVs that vary beyond them
+            null = null_abs_r(d_raw[resid_d.varies], obs, n_draws, rng, basis=q)
+        else:
+            rows = resid_d.rows(np.flatnonzero(resid_d.varies))
+            null = null_abs_r(rows, obs, n_draws, rng, dtype=null_dtype)
         fin = null[np.isfinite(null)]
         if fin.size:
             m = float(fin.mean())
@@ -845,19 +971,22 @@ def gene_statistics(prediction: np.ndarray, observed: np.ndarray, dosage: np.nda
             if ism.shape[0] != d.shape[0]:
                 raise ValueError(f"ism {ism.shape} does not match dosage {d.shape}")
             # approx: centred sum of ISM x dosage
-            drivers, approx = _driver_scan(ism, d, pred, n_covariates=k)
+            drivers, approx = (_driver_scan(ism, d, pred) if q is None
+                               else _driver_scan_residuals(ism, resid_d, pred, n_covariates=k))
             if approx is not None:
                 res["approx_r"] = pearson(approx, pred)[0]
                 res["approx_obs_r"] = pearson(approx, obs)[0]
             res["n_drivers"] = int(len(drivers))
         if grad is not None:
-            res["grad_approx_r"], res["grad_ism_r"] = gradient_approximation(grad, ism, d, pred)
+            res["grad_approx_r"], res["grad_ism_r"] = gradient_approximation(
+                grad, ism, d if q is None else resid_d, pred)
     if with_drivers:
         if q is None or status != "ok":
             return res, driver_table(drivers, d, obs, distance_to_tss)
         # eQTL on the residuals (partial regression slope), carriers on the raw dosage.
         idx = drivers["variant_index"].to_numpy(dtype=np.int64)
-        return res, _driver_table(drivers, d_raw[idx].astype(float), d[idx], obs, distance_to_tss, k)
+        return res, _driver_table(drivers, d_raw[idx].astype(float), resid_d.rows(idx), obs,
+                                  distance_to_tss, k)
     return res
 
 

@@ -60,7 +60,7 @@ def forward_curve(ism: np.ndarray, dosage: np.ndarray, prediction: np.ndarray) -
     terms = d[order] - d[order].mean(axis=1, dtype=float, keepdims=True)
     terms *= ism[order, None]
     pc = pred - pred.mean()
-    pn = float(np.sqrt(pc @ pc))
+    pn = float(np.sqrt(np.einsum("i,i->", pc, pc)))  # not a BLAS ddot: the same bits on every CPU
     cov = np.cumsum(np.einsum("ij,j->i", terms, pc))
     own_ss = np.cumsum(np.einsum("ij,ij->i", terms, terms))
     np.cumsum(terms, axis=0, out=terms)
@@ -82,7 +82,7 @@ def gene_record(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
     ``person`` (S, R) predictions; ``observed`` (S,) or None; ``ism`` / ``grads``: readout -> (V,);
     ``drivers``: the gene's rows of drivers.tsv (their ``is_main`` picks the main driver per readout);
     ``covariates`` (S, k) or None: the eQTL is the partial regression on them, as in drivers.tsv."""
-    from seqgx.analysis.stats import covariate_basis, eqtl, residualize
+    from seqgx.analysis.stats import eqtl, partial_eqtl
 
     s, v, n_r = int(gh.n_samples), int(gh.n_variants), len(readouts)
     obs = np.full(s, np.nan) if observed is None else np.asarray(observed, dtype=float)
@@ -91,9 +91,7 @@ def gene_record(gh: Any, readouts: Sequence[str], person: np.ndarray, observed: 
     if covariates is not None:
         ok &= np.all(np.isfinite(covariates), axis=1)
     if v and ok.sum() >= 3 and covariates is not None:
-        c = covariates[ok]
-        slope, p, _ = eqtl(residualize(dosage[:, ok], c), residualize(obs[ok], c),
-                           n_covariates=covariate_basis(c).shape[1] - 1)
+        slope, p, _ = partial_eqtl(dosage[:, ok], obs[ok], covariates[ok])
     elif v and ok.sum() >= 3:
         slope, p, _ = eqtl(dosage[:, ok], obs[ok])
     else:
