@@ -187,7 +187,7 @@ def _gene_covariate_basis(covariates: np.ndarray) -> np.ndarray:
     """:func:`covariate_basis`, remembered for the last few covariate matrices: genes of a tissue mostly
     use the same samples, hence the same basis."""
     c = np.ascontiguousarray(covariates, dtype=float)
-    key = (c.shape, zlib.crc32(c.view(np.uint8)), hash(c.tobytes()))
+    key = (c.shape, hash(c.tobytes()))
     q = _BASIS_CACHE.get(key)
     if q is None:
         q = covariate_basis(c)
