@@ -6,6 +6,7 @@
  */
 nextflow.enable.dsl = 2
 
+include { PLAN         } from './modules/local/plan/main'
 include { CHECK_INPUTS } from './modules/local/check_inputs/main'
 include { GENES        } from './modules/local/genes/main'
 include { PERSONALIZE  } from './modules/local/personalize/main'
@@ -20,44 +21,52 @@ include { MERGE        } from './modules/local/merge/main'
 include { FETCH_MODEL  } from './modules/local/fetch_model/main'
 include { EXPORT_ONNX  } from './modules/local/export_onnx/main'
 include { validateSeqgxParams; checkAwsBatch; logLocalResourceCaps; optionalFile; indexOf; cohortVcfs; batchVcfContig; vcfFileOfContig;
-          geneOf; seqgxTissues; shellWord; readoutItems; byTissue; byBatch } from './subworkflows/local/utils_seqgx/main'
+          geneOf; byTissue; byBatch } from './subworkflows/local/utils_seqgx/main'
 
 workflow {
     validateSeqgxParams(file("${projectDir}/nextflow_schema.json"), workflow)
     checkAwsBatch(workflow)
     logLocalResourceCaps(workflow)
 
+    // The plan (seqgx plan, as `seqgx run` makes it): the tissues with their files and readouts, the
+    // model steps' readout and backend flags, which weights ISM uses, whether EXPORT_ONNX and MOTIFS
+    // run. Every decision that reads several parameters is made there, in Python, once.
+    run_params = Channel.value(groovy.json.JsonOutput.toJson(params)).collectFile(name: 'params.json').first()
+    PLAN(run_params, optionalFile(params.tissues), workflow.launchDir.toString())
+    plan = PLAN.out.plan.map { new groovy.json.JsonSlurper().parse(it.toFile()) }
+
     fasta_path = file(params.fasta, checkIfExists: true)
     fasta      = Channel.value([fasta_path, indexOf(fasta_path, ['.fai'])])
     vcfs       = cohortVcfs(params.vcf.toString())   // [[vcf, index], ...]
     annotation = Channel.value(file(params.annotation, checkIfExists: true))
-    // The tissues: the --tissues samplesheet's rows, or 'default' of --expression and --covariates. The
-    // model steps run once for the union of their readouts; STATS, MERGE and REPORT once per tissue.
-    tissues    = seqgxTissues(projectDir)   // [name, expression, covariates or [], readout items or null]
-    expression = Channel.value(tissues.collect { it[1] })
-    covariates = Channel.value(tissues.collect { it[2] }.findAll { it })
-    tissue_args = params.tissues
-        ? tissues.collect { t -> "--tissue ${t[0]} ${t[1].name}" + (t[2] ? " ${t[2].name}" : '') }.join(' ') : ''
-    // A tissue without readouts of its own takes the run's (--tracks or the model's default, and
-    // --finetuned_weights); each tissue's STATS keeps its own of the predicted readouts.
-    default_items = [params.tracks ?: 'default'] + (params.finetuned_weights ? [file(params.finetuned_weights)] : [])
-    all_items = params.tissues ? tissues.collectMany { readoutItems(it, default_items) }.unique { it.toString() } : []
-    track_items = all_items.findAll { !(it instanceof java.nio.file.Path) }
-    tracks = !params.tissues ? (params.tracks ? "--tracks ${shellWord(params.tracks)}" : '')
-           : "--tracks " + (track_items ? track_items.collect { shellWord(it) }.join(' ') : 'none')
-    tissue_ch = Channel.fromList(tissues.collect { t ->
-        def readouts = !params.tissues ? ''
-            : '--readouts ' + readoutItems(t, default_items).collect { shellWord(it instanceof java.nio.file.Path ? it.name : it) }.join(' ')
-        [t[0], t[1], t[2], readouts]
-    })
+    // The tissues as [meta, expression, covariates or []]: the model steps run once for the union of
+    // their readouts; STATS, MERGE and REPORT once per tissue.
+    tissue_ch = plan.flatMap { p ->
+        p.tissues.collect { t ->
+            [[id: t.name, tissue: t.name, samplesheet: p.samplesheet, stats_args: t.stats_args],
+             file(t.expression, checkIfExists: true), t.covariates ? file(t.covariates, checkIfExists: true) : []]
+        }
+    }
+    expression = plan.map { p -> p.tissues.collect { file(it.expression) } }
+    covariates = plan.map { p -> p.tissues.findAll { it.covariates }.collect { file(it.covariates) } }
+    // CHECK_INPUTS names each tissue's staged files (with a samplesheet; --expression otherwise)
+    tissue_args = plan.map { p ->
+        !p.samplesheet ? '' : p.tissues.collect { t ->
+            "--tissue ${t.name} ${file(t.expression).name}" + (t.covariates ? " ${file(t.covariates).name}" : '')
+        }.join(' ')
+    }
     finemapped = Channel.value(optionalFile(params.finemapped))
     sample_map = Channel.value(optionalFile(params.sample_map))
     gene_list  = Channel.value(optionalFile(params.gene_list))
-    // hparams: JSON text is passed as is, a JSON file is staged.
-    hparams    = Channel.value(params.hparams && file(params.hparams).exists() ? file(params.hparams) : [])
-    finetuned  = Channel.value(params.tissues ? all_items.findAll { it instanceof java.nio.file.Path } : optionalFile(params.finetuned_weights))
+    // hparams: JSON text travels in the plan's flags, a JSON file is staged.
+    hparams    = Channel.value(params.hparams && !params.hparams.toString().trim().startsWith('{')
+                               ? file(params.hparams, checkIfExists: true) : [])
+    finetuned  = plan.map { p -> p.finetuned_weights.collect { file(it, checkIfExists: true) } }
     track_tsv  = Channel.value(optionalFile(params.track_names))
     predictdb  = Channel.value(optionalFile(params.predictdb))
+    predict_args = plan.map { it.model_args['predict'] }
+    ism_args     = plan.map { it.model_args['ism'] }
+    motifs_args  = plan.map { it.model_args['motifs'] }
 
     // The model, once per run. A local or S3 file or folder is staged into each model task; a hub id is
     // downloaded once (FETCH_MODEL), never per task; 'oracle' and 'random' are names, no file.
@@ -74,23 +83,23 @@ workflow {
     } else {
         error("--model '${model_name}': no such file or folder (and not a hub id, owner/name); check the path")
     }
-    // PREDICT: backend 'onnx' with torch weights exports them once (EXPORT_ONNX, parity-checked).
-    // ISM: torch weights when there are any (fast exact ISM needs the trunk); for an .onnx model,
-    // ism_model, or else the ONNX file itself (full ISM: one whole forward per SNV).
-    is_onnx = model_name.endsWith('.onnx')
-    if (params.backend == 'onnx' && !is_onnx) {
-        EXPORT_ONNX(model_staged, hparams)
-        predict_model = EXPORT_ONNX.out.onnx
-        model_versions = model_versions.mix(EXPORT_ONNX.out.versions)
-    } else {
-        predict_model = model_staged
+    // PREDICT: the plan's export_onnx (backend 'onnx' with torch weights) exports them once
+    // (EXPORT_ONNX, parity-checked). ISM and MOTIFS: the plan's ism_model says which weights.
+    EXPORT_ONNX(model_staged, hparams, track_tsv, plan.filter { it.export_onnx }.map { it.model_args['export-onnx'] })
+    model_versions = model_versions.mix(EXPORT_ONNX.out.versions)
+    predict_model = EXPORT_ONNX.out.onnx
+        .mix(model_staged.map { [it] }.combine(plan).filter { _m, p -> !p.export_onnx }.map { m, _p -> m })
+        .first()
+    plan.subscribe { p ->
+        if (p.ism_onnx) {
+            log.warn "ISM of the ONNX model '${model_name}' recomputes the whole model for every SNV; " +
+                     "give its torch weights as --ism_model for the fast exact path"
+        }
     }
-    if (is_onnx && !params.ism_model) {
-        log.warn "ISM of the ONNX model '${model_name}' recomputes the whole model for every SNV; " +
-                 "give its torch weights as --ism_model for the fast exact path"
-    }
-    ism_model = is_onnx && params.ism_model ? Channel.value(file(params.ism_model, checkIfExists: true))
-                                            : model_staged
+    ism_weights = Channel.value(optionalFile(params.ism_model))
+    ism_model = model_staged.map { [it] }.combine(ism_weights.map { [it] }).combine(plan)
+        .map { m, i, p -> p.ism_model == 'ism_model' ? i : m }
+        .first()
 
     CHECK_INPUTS(fasta, Channel.value(vcfs.collect { it[0] }), Channel.value(vcfs.collect { it[1] }),
                  annotation, expression, sample_map, gene_list, covariates, tissue_args)
@@ -106,25 +115,32 @@ workflow {
             [batch.baseName, batch, vcf, index]
         }
     PERSONALIZE(batches, fasta, CHECK_INPUTS.out.samples)
-    PREDICT(PERSONALIZE.out.haplotypes, predict_model, hparams, finetuned, track_tsv, tracks)
+    PREDICT(PERSONALIZE.out.haplotypes, predict_model, hparams, finetuned, track_tsv, predict_args)
 
     // Phase 1, every gene: one STATS task per batch with its haplotypes and predictions, joined on the
     // batch id, for the statistics that need no attribution (R, null, baselines); the batch's VCF only
     // when the PrediXcan baseline reads genotypes from it.
     batch_vcf = params.predictdb ? batches.map { id, _batch, vcf, index -> [id, vcf, index] }
                                  : batches.map { id, _batch, _vcf, _index -> [id, [], []] }
+    // A batch of a tissue: meta.id names its tables (<tissue>.<batch> with a samplesheet, where every
+    // tissue's tables of a batch meet in one task), meta.batch and meta.tissue say what they are.
+    batchOfTissue = { id, haplotypes, predictions, ism, vcf, index, tissue, expression, covariates ->
+        [tissue + [id: tissue.samplesheet ? "${tissue.tissue}.${id}" : id, batch: id],
+         haplotypes, predictions, ism, vcf, index, expression, covariates]
+    }
     per_batch = PERSONALIZE.out.haplotypes
         .join(PREDICT.out.predictions)
         .map { id, haplotypes, predictions -> [id, haplotypes, predictions, []] }
         .join(batch_vcf)
-    STATS(per_batch.combine(tissue_ch), predictdb, finemapped)
+    STATS(per_batch.combine(tissue_ch).map(batchOfTissue), predictdb, finemapped)
     // Sorted by file name (the batch), so collected inputs, and so the tables, come in the same order in
     // every run, and -resume finds them unchanged and reuses the task.
     def by_name = { a, b -> a.name <=> b.name }
     attribution_list = params.attribution_genes in ['significant', 'all'] ? []
                      : file(params.attribution_genes, checkIfExists: true)
-    ATTRIBUTION_GENES(STATS.out.genes.collect(sort: by_name), STATS.out.drivers.collect(sort: by_name),
-                      GENES.out.genes, attribution_list)
+    ATTRIBUTION_GENES(STATS.out.genes.map { _meta, f -> f }.collect(sort: by_name),
+                      STATS.out.drivers.map { _meta, f -> f }.collect(sort: by_name),
+                      GENES.out.genes, attribution_list, params.attribution_genes)
 
     // Phase 2, the selected genes re-batched per chromosome: ISM and the statistics that use it. Each
     // gene's files are found by its id and sorted by name, so -resume reruns only the batches whose
@@ -146,7 +162,7 @@ workflow {
         .map { _gene, batch, files -> [batch, files] }
         .groupTuple()
         .map { batch, files -> [batch, files.flatten().sort { it.name }] }
-    ISM(attribution_haplotypes, ism_model, hparams, finetuned, track_tsv, tracks)
+    ISM(attribution_haplotypes, ism_model, hparams, finetuned, track_tsv, ism_args)
     attribution_vcf = params.predictdb
         ? attribution_batches.combine(CHECK_INPUTS.out.vcfs).map { batch, vcf_table ->
             def (vcf, index) = vcf_by_name[vcfFileOfContig(vcf_table)[batchVcfContig(batch)] ?: vcfs[0][0].name]
@@ -155,26 +171,23 @@ workflow {
         : attribution_batches.map { batch -> [batch.baseName, [], []] }
     ATTRIBUTION_STATS(
         attribution_haplotypes.join(attribution_predictions).join(ISM.out.ism).join(attribution_vcf)
-            .combine(tissue_ch),
+            .combine(tissue_ch).map(batchOfTissue),
         predictdb, finemapped)
 
-    // Motifs around the selected genes' drivers (needs the TSS saturation ISM: tss_window > 0).
-    if (params.motifs && params.tss_window > 0) {
-        motif_inputs = attribution_haplotypes
-            .join(ISM.out.ism.join(ISM.out.saturation_of_batch)
-                .map { batch, tables, sat -> [batch, [tables, sat].flatten()] })
-            // every tissue's drivers of the batch: a driver shared by tissues is analysed once
-            .join(byBatch(ATTRIBUTION_STATS.out.drivers, '.drivers.tsv'))
-            .join(byBatch(ATTRIBUTION_STATS.out.genes, '.genes.tsv'))
-        MOTIFS(motif_inputs, ism_model, hparams, finetuned, track_tsv, tracks)
-        motif_tables = MOTIFS.out.driver_motifs.mix(MOTIFS.out.tables.flatten())
-        motif_info = MOTIFS.out.info
-        motif_versions = MOTIFS.out.versions.first()
-    } else {
-        motif_tables = Channel.empty()
-        motif_info = Channel.empty()
-        motif_versions = Channel.empty()
-    }
+    // Motifs around the selected genes' drivers, when the plan says so (asked for, and tss_window > 0
+    // for the TSS saturation ISM the gene's scale needs).
+    motif_inputs = attribution_haplotypes
+        .join(ISM.out.ism.join(ISM.out.saturation_of_batch)
+            .map { batch, tables, sat -> [batch, [tables, sat].flatten()] })
+        // every tissue's drivers of the batch: a driver shared by tissues is analysed once
+        .join(byBatch(ATTRIBUTION_STATS.out.drivers))
+        .join(byBatch(ATTRIBUTION_STATS.out.genes))
+        .combine(plan.filter { it.motifs }.map { true })
+        .map { row -> row[0..-2] }
+    MOTIFS(motif_inputs, ism_model, hparams, finetuned, track_tsv, motifs_args)
+    motif_tables = MOTIFS.out.driver_motifs.mix(MOTIFS.out.tables.flatten())
+    motif_info = MOTIFS.out.info
+    motif_versions = MOTIFS.out.versions.first()
 
     // The model steps' per-gene cost (calls, sequences, forward-equivalents), summed by MERGE.
     cost_files = PREDICT.out.predictions
@@ -188,7 +201,6 @@ workflow {
           motif_tables.collect(sort: by_name).ifEmpty([]), GENES.out.genes, finemapped)
 
     // The report: the merged tables, the gene pages' compact data, the selected genes' attribution files.
-    run_params = Channel.value(groovy.json.JsonOutput.toJson(params)).collectFile(name: 'params.json').first()
     report_tables = MERGE.out.tables.map { tissue, files -> [tissue, files.sort { it.name }] }
         .join(byTissue(STATS.out.genedata))
         .join(byTissue(ATTRIBUTION_STATS.out.genedata), remainder: true)
@@ -197,8 +209,8 @@ workflow {
            ISM.out.saturation.mix(ISM.out.gradients).flatten().collect(sort: by_name).ifEmpty([]),
            CHECK_INPUTS.out.summary, run_params)
 
-    CHECK_INPUTS.out.versions
-        .mix(model_versions, GENES.out.versions, PERSONALIZE.out.versions.first(), PREDICT.out.versions.first(),
+    PLAN.out.versions
+        .mix(CHECK_INPUTS.out.versions, model_versions, GENES.out.versions, PERSONALIZE.out.versions.first(), PREDICT.out.versions.first(),
              STATS.out.versions.first(), ATTRIBUTION_GENES.out.versions, ISM.out.versions.first(),
              ATTRIBUTION_STATS.out.versions.first(), motif_versions, MERGE.out.versions, REPORT.out.versions)
         .unique()

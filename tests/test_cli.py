@@ -12,7 +12,7 @@ from cli_helpers import assert_one_line_error, run_cli
 
 from seqgx.cli import COMMAND_MODULES, main
 from seqgx.errors import SeqgxError
-from seqgx.params import load_params, nextflow_params_block, readme_params_table, schema
+from seqgx.params import load_params, modules_config_block, nextflow_params_block, readme_params_table, schema
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,11 +91,13 @@ def test_params_path_beside_the_file_but_not_in_launch_folder_names_the_fix(
 
 
 def test_generated_parameter_files_match_params() -> None:
-    """nextflow_schema.json, nextflow.config's params and README's table all come from PARAMS."""
+    """nextflow_schema.json, nextflow.config's params, README's table and conf/modules.config's ext.args all
+    come from PARAMS."""
     regenerate = "regenerate with: python -m seqgx.params"
     assert json.loads((REPO / "nextflow_schema.json").read_text()) == schema(), regenerate
     assert nextflow_params_block() in (REPO / "nextflow.config").read_text(), regenerate
     assert readme_params_table() in (REPO / "README.md").read_text(), regenerate
+    assert modules_config_block() in (REPO / "conf" / "modules.config").read_text(), regenerate
 
 
 # --- check-inputs -----------------------------------------------------------------------------

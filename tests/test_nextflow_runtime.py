@@ -67,7 +67,7 @@ def _trace(outdir: Path) -> pd.DataFrame:
     return pd.read_csv(outdir / "pipeline_info" / "trace.txt", sep="\t")
 
 
-PROCESSES = {"CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "STATS", "ATTRIBUTION_GENES", "ISM",
+PROCESSES = {"PLAN", "CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "STATS", "ATTRIBUTION_GENES", "ISM",
              "ATTRIBUTION_STATS", "MOTIFS", "MERGE", "REPORT"}
 
 
@@ -242,6 +242,46 @@ def test_bad_parameters_stop_before_any_task(tmp_path: Path) -> None:
     assert not (tmp_path / "work").exists() or not list((tmp_path / "work").glob("*/*/.command.sh"))
 
 
+@pytest.mark.parametrize("case", ["covariates_with_tissues", "bad_tissue_name", "both_expressions"])
+def test_both_runners_refuse_the_same_params_file_with_the_same_line(case: str, tmp_path: Path) -> None:
+    """Rules across parameters and the tissues samplesheet are checked once, in Python (seqgx.plan):
+    `seqgx run` and `nextflow run` give the same one-line error for the same params file."""
+    sheet = tmp_path / "tissues.csv"
+    sheet.write_text("tissue,expression\nbrain,brain.tsv\n" if case != "bad_tissue_name"
+                     else "tissue,expression\nbrain/cortex,brain.tsv\n")
+    (tmp_path / "brain.tsv").write_text((DATA / "expression.tsv").read_text())
+    params = {k: v for k, v in PIPELINE_PARAMS.items() if k != "expression"} | {"tissues": str(sheet)}
+    if case == "covariates_with_tissues":
+        params["covariates"] = str(DATA / "tissues" / "brain.covariates.txt")
+    if case == "both_expressions":
+        params["expression"] = str(DATA / "expression.tsv")
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    seqgx = subprocess.run([str(Path(sys.executable).parent / "seqgx"), "run", "params.json", "--outdir",
+                            "seqgx_results"], cwd=tmp_path, capture_output=True, text=True)
+    assert seqgx.returncode == 2
+    (line,) = [x for x in seqgx.stderr.splitlines() if "error:" in x]
+    reason = line.split(": ", 3)[-1]  # after 'seqgx run: error: <source>: '
+    proc = nextflow("run", str(REPO), "-params-file", "params.json", "--outdir", "results", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert reason in proc.stdout + proc.stderr, (reason, proc.stdout[-3000:])
+    assert not (tmp_path / "results" / "check").exists()  # nothing after the plan ran
+
+
+def test_tissue_names_with_dots_are_published_under_their_folders(tmp_path: Path) -> None:
+    """The tissue and batch of every table come from the task's meta map: a '.' in a tissue name is
+    fine (stub run: the wiring and publishing, not the numbers)."""
+    sheet = tmp_path / "tissues.csv"
+    sheet.write_text(f"tissue,expression\nbrain.cortex,{DATA / 'expression.tsv'}\nliver,"
+                     f"{DATA / 'tissues' / 'liver.expression.bed.gz'}\n")
+    _ok(nextflow("run", str(REPO), "-profile", "test", "-stub", "--outdir", "results", "--expression", "",
+                 "--tissues", str(sheet), cwd=tmp_path))
+    for tissue in ("brain.cortex", "liver"):
+        published = sorted(p.name for p in (tmp_path / "results" / "stats" / tissue).iterdir())
+        assert published and all(n.startswith("chr") for n in published), published
+        assert (tmp_path / "results" / "assessment" / tissue / "genes.tsv").is_file()
+        assert (tmp_path / "results" / "report" / tissue / "index.html").is_file()
+
+
 def test_missing_required_parameter(tmp_path: Path) -> None:
     proc = nextflow("run", str(REPO), "-stub", "--outdir", "results", cwd=tmp_path)
     assert proc.returncode != 0
@@ -322,7 +362,7 @@ def test_tissues_with_the_onnx_backend(tissues_seqgx_run: Path, tmp_path: Path) 
     assert count["MERGE"] == count["REPORT"] == 2
     for task in _task_dirs(tmp_path / "work", "PREDICT"):
         script = (task / ".command.sh").read_text()
-        assert "--model model.onnx" in script and "--tracks 'oracle:TATA' '0'" in script
+        assert "--model model.onnx" in script and "--tracks oracle:TATA 0" in script
     for tissue in ("brain", "liver"):
         assert (tmp_path / "results" / "report" / tissue / "index.html").is_file()
         published = (tmp_path / "results" / "stats" / tissue).glob("*.genes.tsv")

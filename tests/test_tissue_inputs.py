@@ -233,7 +233,7 @@ def test_tissue_sheet_happy_path(tmp_path: Path) -> None:
     ("liver,expr/liver.tsv,,w/nope.csv\n", ["line 2", "weights CSV", "nope.csv' does not exist"]),
     ("my liver,expr/liver.tsv,,\n", ["line 2", "tissue 'my liver' is not valid", "letters, digits"]),
     ("..,expr/liver.tsv,,\n", ["line 2", "tissue '..' is not valid"]),
-    ("lung.b,expr/liver.tsv,,\n", ["line 2", "tissue 'lung.b' is not valid", "no '.'"]),
+    (".lung,expr/liver.tsv,,\n", ["line 2", "tissue '.lung' is not valid", "'.' (not first)"]),
     ("liver,,,\n", ["line 2", "expression column is empty"]),
     (",expr/liver.tsv,,\n", ["line 2", "tissue column is empty", "name the tissue"]),
     ("liver,w/liver_w.csv,,\n", ["line 2", "expression 'w/liver_w.csv' is not valid", ".bed.gz"]),
@@ -293,3 +293,9 @@ def test_schema_is_a_valid_json_schema() -> None:
     Draft202012Validator.check_schema(schema)
     assert schema == tissues_schema()
     assert schema["items"]["required"] == ["tissue", "expression"]
+
+
+def test_a_tissue_name_may_hold_dots(tmp_path: Path) -> None:
+    """The pipeline takes the tissue from each task's meta map, never from a file name (issue 20)."""
+    (tissue,) = read_tissues(_sheet(tmp_path, "brain.cortex_v8,expr/liver.tsv,,\n"))
+    assert tissue.name == "brain.cortex_v8"

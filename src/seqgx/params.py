@@ -32,11 +32,29 @@ class Param:
     minimum: float | None = None
     extra: dict = field(default_factory=dict)  # further JSON-schema keywords (pattern, format, ...)
     empty_ok: bool = False  # '' is a meaningful value (otherwise '' means unset, or is an error)
+    # The subcommands (steps) that take it as a flag: `seqgx run` and Nextflow's ext.args pass it as is,
+    # except in `derived` steps, where the runner derives the flag (a staged file, a plan decision:
+    # seqgx.plan). Files (is_path) are always staged by Nextflow, so never in ext.args.
+    steps: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()
+    flag: str | None = None  # the flag, when not --<name with dashes>
+    aliases: tuple[str, ...] = ()  # older spellings of the flag, still accepted
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def passed_as_is(self, step: str) -> bool:
+        """The runners pass this parameter's value to ``step`` unchanged (ext.args, step_flags)."""
+        return step in self.steps and step not in self.derived and not self.is_path
 
 
 # nf-core's patterns for memory and duration strings ('32.GB', '2.5 TB'; '48.h', '1d 2h').
 MEMORY_PATTERN = r"^\d+(\.\d+)?\.?\s*(K|M|G|T)?B$"
 DURATION_PATTERN = r"^(\d+\.?\s*(s|m|h|d|day)\s*)+$"
+
+#: The subcommands that run a model and share its flags.
+MODEL_STEPS = ("predict", "ism", "motifs")
 
 PARAMS: list[Param] = [
     # Inputs
@@ -58,9 +76,11 @@ PARAMS: list[Param] = [
           "input", is_path=True, extra={"format": "file-path", "schema": "src/seqgx/data/schema_tissues.json",
                                         "mimetype": "text/csv"}),
     Param("finemapped", str, None, "Fine-mapped causal variants TSV (gene_id; variant_id or chrom,pos,ref,"
-          "alt; pip; credible_set): are the drivers the causal variants?", "input", is_path=True),
+          "alt; pip; credible_set): are the drivers the causal variants?", "input", is_path=True,
+          steps=("stats", "merge")),
     Param("gene_types", str, "protein_coding,lncRNA", "Gene types to assess (comma list of the GTF's "
-          "gene_type/gene_biotype; 'all' for every gene)", "genes"),
+          "gene_type/gene_biotype; 'all' for every gene)", "genes",
+          steps=("genes",)),
     Param("sample_map", str, None, "Optional TSV mapping expression sample ids to VCF sample ids "
           "(columns expression_sample, vcf_sample)", "input", is_path=True),
     Param("gene_list", str, None, "Optional file with one gene id (or name) per line to restrict the run",
@@ -68,104 +88,149 @@ PARAMS: list[Param] = [
     Param("outdir", str, "results", "Output directory", "output", extra={"format": "directory-path"}),
     # Genes and windows
     Param("chromosomes", str, "autosomes", "Chromosomes to use: 'autosomes', 'all', or a comma list",
-          "genes"),
+          "genes",
+          steps=("genes",)),
     Param("window_length", int, 196608, "Sequence window length in bp, centred on the TSS; "
-          "divisible by 128", "genes", minimum=128),
+          "divisible by 128", "genes", minimum=128,
+          steps=("genes", "export-onnx")),
     Param("genes_per_batch", int, 50, "Genes per batch file (the unit one Nextflow task takes)", "genes",
-          minimum=1),
-    Param("min_samples", int, 20, "Minimum samples with both genotype and expression", "input", minimum=1),
+          minimum=1,
+          steps=("genes", "attribution-genes")),
+    Param("min_samples", int, 20, "Minimum samples with both genotype and expression", "input", minimum=1,
+          steps=("check-inputs", "stats")),
     # Personalisation
     Param("ref_mismatch", str, "error", "A VCF REF that disagrees with the FASTA: stop ('error') or "
-          "skip the record and count it ('skip')", "personalize", choices=("error", "skip")),
+          "skip the record and count it ('skip')", "personalize", choices=("error", "skip"),
+          steps=("personalize",)),
     Param("unphased", str, "error", "Unphased heterozygous genotypes: stop ('error') or phase them at "
-          "random with phase_seed ('random')", "personalize", choices=("error", "random")),
+          "random with phase_seed ('random')", "personalize", choices=("error", "random"),
+          steps=("personalize",)),
     Param("missing", str, "reference", "Missing genotype calls: treat as reference and count "
-          "('reference') or stop ('error')", "personalize", choices=("reference", "error")),
-    Param("phase_seed", int, 0, "Seed for random phasing of unphased heterozygous calls", "personalize"),
-    Param("seed", int, 0, "Seed for every random step (null draws, cross-validation)", "general"),
+          "('reference') or stop ('error')", "personalize", choices=("reference", "error"),
+          steps=("personalize",)),
+    Param("phase_seed", int, 0, "Seed for random phasing of unphased heterozygous calls", "personalize",
+          steps=("personalize",)),
+    Param("seed", int, 0, "Seed for every random step (null draws, cross-validation)", "general",
+          steps=("export-onnx", *MODEL_STEPS, "stats")),
     # Model and prediction
     Param("model", str, "EleutherAI/enformer-official-rough",
           "Model: an .onnx file, a Hugging Face Enformer directory or hub id, a state-dict file "
-          "(.pt/.pth/.safetensors), or 'oracle' (test/demo model, not biology)", "model"),
+          "(.pt/.pth/.safetensors), or 'oracle' (test/demo model, not biology)", "model",
+          steps=("export-onnx", *MODEL_STEPS), derived=("export-onnx", *MODEL_STEPS)),
     Param("hparams", str, None, "Enformer hyper-parameters (JSON or JSON file) for state-dict files",
-          "model"),
+          "model",
+          steps=("export-onnx", *MODEL_STEPS), derived=("export-onnx", *MODEL_STEPS)),
     Param("track_names", str, None, "TSV of the model's track names (column 'name'), for own ONNX models",
-          "model", is_path=True),
+          "model", is_path=True,
+          steps=("export-onnx", *MODEL_STEPS)),
     Param("backend", str, "auto", "Inference backend: 'onnx', 'torch', or 'auto' (onnx for .onnx files)",
-          "model", choices=("auto", "onnx", "torch")),
+          "model", choices=("auto", "onnx", "torch"),
+          steps=MODEL_STEPS, derived=MODEL_STEPS),
     Param("providers", str, None, "ONNX Runtime execution providers in order (comma list of tensorrt, "
-          "cuda, cpu); default all available in that order", "model"),
-    Param("device", str, "auto", "Torch backend device: auto, cuda or cpu", "model"),
+          "cuda, cpu); default all available in that order", "model",
+          steps=MODEL_STEPS),
+    Param("device", str, "auto", "Torch backend device: auto, cuda or cpu", "model",
+          steps=MODEL_STEPS),
     Param("precision", str, "fp32", "Torch backend precision (autocast): fp32, bf16 or fp16", "model",
-          choices=("fp32", "bf16", "fp16")),
+          choices=("fp32", "bf16", "fp16"),
+          steps=("export-onnx", *MODEL_STEPS), derived=("export-onnx",)),
     Param("allow_cpu_fallback", bool, False, "Run on CPU when a requested GPU provider/device is missing "
-          "(otherwise stop)", "model"),
+          "(otherwise stop)", "model",
+          steps=MODEL_STEPS),
     Param("tracks", str, None, "Track readouts: comma list of indices or exact names (default 4980 "
           "'CAGE:brain; adult;' for Enformer; all tracks for the oracle); 'none' for only fine-tuned",
-          "model"),
+          "model",
+          steps=MODEL_STEPS, derived=MODEL_STEPS),
     Param("bins", str, "centre:3", "Output bins each readout sums: 'centre:K', 'A-B' or 'a,b,c' "
-          "(default the 3 centre bins, 447-449 of 896)", "model"),
+          "(default the 3 centre bins, 447-449 of 896)", "model",
+          steps=MODEL_STEPS),
     Param("finetuned_weights", str, None, "Fine-tuned readout weights CSV (tracks,weights; last row "
-          "offset,<intercept>)", "model", is_path=True),
+          "offset,<intercept>)", "model", is_path=True,
+          steps=MODEL_STEPS),
     Param("pseudocount", float, 1.0, "Pseudocount of the fine-tuned readout: log2(bin-sum + pseudocount)",
-          "model", minimum=0.0),
+          "model", minimum=0.0,
+          steps=MODEL_STEPS),
     Param("person_combine", str, "sum", "A person's value from their two haplotype values: sum or mean",
-          "model", choices=("sum", "mean")),
+          "model", choices=("sum", "mean"),
+          steps=("predict",)),
     Param("batch_size", int, 0, "Sequences per model call; 0 = automatic (halved on GPU out-of-memory)",
-          "model", minimum=0),
-    Param("max_shift", int, 0, "Ensemble over shifts of -K..K bp (0 = none)", "model", minimum=0),
-    Param("reverse_complement", bool, False, "Also average the reverse-complement prediction", "model"),
+          "model", minimum=0,
+          steps=MODEL_STEPS),
+    Param("max_shift", int, 0, "Ensemble over shifts of -K..K bp (0 = none)", "model", minimum=0,
+          steps=MODEL_STEPS),
+    Param("reverse_complement", bool, False, "Also average the reverse-complement prediction", "model",
+          steps=MODEL_STEPS),
     Param("reference_tracks", bool, False, "Also write the reference's values of every track in the "
-          "readout bins (what fine-tuning weights are trained on)", "model"),
+          "readout bins (what fine-tuning weights are trained on)", "model",
+          steps=("predict",)),
     # Statistics
     # Attribution
     Param("ism_method", str, "fast", "ISM per SNV: 'fast' (exact; recomputes only the convolutional trunk "
           "around each SNV; torch Enformer/oracle) or 'full' (whole mutated sequences, any backend)",
-          "attribution", choices=("fast", "full")),
+          "attribution", choices=("fast", "full"),
+          steps=("ism", "motifs"), derived=("ism", "motifs"), flag="--method"),
     Param("allow_full_forward", bool, False, "Fall back to full-forward ISM when fast ISM is not possible "
-          "(ONNX or bring-your-own models) instead of failing", "attribution"),
+          "(ONNX or bring-your-own models) instead of failing", "attribution",
+          steps=("ism", "motifs"), derived=("ism", "motifs")),
     Param("ism_model", str, None, "Torch weights (Hugging Face folder or state-dict file) for ISM when "
           "'model' is an .onnx file: fast exact ISM needs the model's trunk (without it ISM recomputes the "
           "whole ONNX model per SNV)", "attribution", is_path=True),
     Param("gradients", bool, False, "Also input-gradient attributions per SNV and a gradient track per gene",
-          "attribution"),
+          "attribution",
+          steps=("ism",)),
     Param("tss_window", int, 1000, "Saturation ISM of every base within this many bp each side of the TSS "
-          "(0 = off)", "attribution", minimum=0),
+          "(0 = off)", "attribution", minimum=0,
+          steps=("ism",)),
     Param("attribution_genes", str, "significant", "Genes attribution (ISM, gradients, drivers) runs on: "
           "'significant' (FDR < fdr_alpha and |R| > min_abs_r on any readout, as the study explained), "
-          "'all', or a file of gene ids or names; report_genes are always included", "attribution"),
+          "'all', or a file of gene ids or names; report_genes are always included", "attribution",
+          steps=("attribution-genes",), derived=("attribution-genes",)),
     Param("min_abs_r", float, 0.2, "With attribution_genes 'significant': also |R| above this",
-          "attribution", minimum=0.0),
+          "attribution", minimum=0.0,
+          steps=("attribution-genes",)),
     # Statistics
     Param("null_test", str, "empirical", "Gene-specific null test: 'empirical' (p from null draws) or "
           "'paper' (the published t test on the null |R| mean and SD)", "stats",
-          choices=("empirical", "paper")),
+          choices=("empirical", "paper"),
+          steps=("stats",)),
     Param("null_draws", int, None, "Random SNV-weight models per gene for the null (default: 50 for the "
-          "'paper' test as published, 1,000 for 'empirical')", "stats", minimum=2),
+          "'paper' test as published, 1,000 for 'empirical')", "stats", minimum=2,
+          steps=("stats",)),
     Param("fdr_alpha", float, 0.05, "Benjamini-Hochberg FDR threshold for significant genes", "stats",
-          minimum=0.0),
+          minimum=0.0,
+          steps=("attribution-genes", "merge")),
     Param("predictdb", str, None, "Optional PredictDB SQLite model (table 'weights') for the PrediXcan "
-          "baseline", "stats", is_path=True),
+          "baseline", "stats", is_path=True,
+          steps=("stats",)),
     Param("elastic_net_baseline", bool, False, "Also fit a per-gene elastic net on the cohort's own "
-          "genotypes (nested cross-validation) as a baseline", "stats"),
+          "genotypes (nested cross-validation) as a baseline", "stats",
+          steps=("stats",)),
     # Motifs (docs/motifs.md): after attribution, for the selected genes' drivers
     Param("motifs", bool, True, "Motif analysis of the drivers: neighbourhood ISM, driver-context "
           "statistics, seqlets matched to JASPAR, enrichment (needs tss_window > 0)", "motifs"),
     Param("motif_scale", str, "max", "Scale of a gene's attribution: 'max' (largest |a| within motif_window "
-          "bp of the TSS) or 'sd' (its SD: z-scores, the paper's Fig 2G)", "motifs", choices=("max", "sd")),
+          "bp of the TSS) or 'sd' (its SD: z-scores, the paper's Fig 2G)", "motifs", choices=("max", "sd"),
+          steps=("motifs",)),
     Param("all_drivers", bool, False, "Neighbourhood ISM for every driver, not only each gene's main driver",
-          "motifs"),
-    Param("driver_flank", int, 20, "bp each side of a driver for its saturation ISM", "motifs", minimum=1),
+          "motifs",
+          steps=("motifs",)),
+    Param("driver_flank", int, 20, "bp each side of a driver for its saturation ISM", "motifs", minimum=1,
+          steps=("motifs",)),
     Param("motif_window", int, 1000, "bp each side of the TSS for a gene's attribution scale and seqlets "
-          "(within tss_window)", "motifs", minimum=1),
+          "(within tss_window)", "motifs", minimum=1,
+          steps=("motifs",)),
     Param("seqlet_threshold", float, None, "|a / scale| of every seqlet base (default 0.4 with "
-          "motif_scale max, 1.5 with sd)", "motifs", minimum=0.0),
-    Param("seqlet_min_length", int, 4, "Shortest seqlet in bp", "motifs", minimum=1),
+          "motif_scale max, 1.5 with sd)", "motifs", minimum=0.0,
+          steps=("motifs",)),
+    Param("seqlet_min_length", int, 4, "Shortest seqlet in bp", "motifs", minimum=1,
+          steps=("motifs",)),
     # Report
     Param("report_genes", str, None, "Gene ids or names (comma list) that always get a report page and "
-          "attribution", "report"),
+          "attribution", "report",
+          steps=("attribution-genes", "report"), aliases=("--genes",)),
     Param("report_top_genes", int, 50, "Gene pages for the significant genes with the largest |R|, up to "
-          "this many", "report", minimum=0),
+          "this many", "report", minimum=0,
+          steps=("report",), aliases=("--top-genes",)),
     # Resources: caps on what any Nextflow task asks for (conf/base.config's resourceLimits);
     # `seqgx run` accepts and ignores them, so one params file serves both
     Param("max_cpus", int, None, "Most CPUs any task may ask for (Nextflow; default: this machine's CPUs "
@@ -391,6 +456,83 @@ def schema() -> dict[str, Any]:
     }
 
 
+#: The Nextflow processes that run each step's subcommand (conf/modules.config's ext.args per process).
+STEP_PROCESSES: dict[str, tuple[str, ...]] = {
+    "check-inputs": ("CHECK_INPUTS",), "genes": ("GENES",), "personalize": ("PERSONALIZE",),
+    "export-onnx": ("EXPORT_ONNX",), "predict": ("PREDICT",), "stats": ("STATS", "ATTRIBUTION_STATS"),
+    "attribution-genes": ("ATTRIBUTION_GENES",), "ism": ("ISM",), "motifs": ("MOTIFS",), "merge": ("MERGE",),
+    "report": ("REPORT",),
+}
+
+
+def params_of_step(step: str) -> list[Param]:
+    """The parameters ``step`` takes as flags, in declaration order."""
+    return [p for p in PARAMS if step in p.steps]
+
+
+def add_param_arguments(parser: Any, step: str, skip: tuple[str, ...] = ()) -> None:
+    """Add ``step``'s parameter flags to an argparse parser: name, type, default, choices and help
+    from :data:`PARAMS` (a flag's ``dest`` is the parameter's name). ``skip``: parameters the
+    subcommand declares itself because their flag takes several values or files (e.g. ``tracks``)."""
+    for p in params_of_step(step):
+        if p.name in skip:
+            continue
+        default = "" if p.default is None else f" (default {p.default})"
+        names = (p.option, *p.aliases)
+        if p.type is bool:
+            parser.add_argument(*names, dest=p.name, action="store_true", help=p.help)
+        else:
+            parser.add_argument(*names, dest=p.name, type=p.type, default=p.default,
+                                choices=p.choices or None, help=p.help + default)
+
+
+def step_flags(params: dict[str, Any], step: str) -> list[str]:
+    """The flags of ``step`` for the parameters passed as they are (not files, not derived), as
+    ``seqgx run`` passes them: what conf/modules.config's ext.args gives the step's processes."""
+    argv: list[str] = []
+    for p in params_of_step(step):
+        if not p.passed_as_is(step):
+            continue
+        value = params[p.name]
+        if p.type is bool:
+            argv += [p.option] if value else []
+        elif value is not None and value != "":
+            argv += [p.option, str(value)]
+    return argv
+
+
+MODULES_BEGIN = "// BEGIN ext.args"
+MODULES_END = "// END ext.args"
+
+
+def modules_config_block() -> str:
+    """conf/modules.config's ext.args per process, generated from :data:`PARAMS` (as step_flags)."""
+
+    def item(p: Param) -> str:
+        ref = f"params.{p.name}"
+        if p.type is bool:
+            return f"{ref} ? '{p.option}' : ''"
+        # strings as one single-quoted shell word (track and gene names may hold spaces or quotes)
+        value = (f"\"'\" + {ref}.toString().replace(\"'\", \"'\\\\''\") + \"'\"" if p.type is str
+                 else ref)
+        return f"{ref} != null && {ref} != '' ? '{p.option} ' + {value} : ''"
+
+    lines = [MODULES_BEGIN, "    // Generated from src/seqgx/params.py (python -m seqgx.params): each step's",
+             "    // parameters passed as they are; files are staged inputs, derived flags come from",
+             "    // the plan."]
+    for step, processes in STEP_PROCESSES.items():
+        passed = [p for p in params_of_step(step) if p.passed_as_is(step)]
+        if not passed:
+            continue
+        lines.append(f"    withName: '{'|'.join(processes)}' {{")
+        lines.append("        ext.args = { [")
+        lines += [f"            {item(p)}," for p in passed]
+        lines.append("        ].findAll { it }.join(' ') }")
+        lines.append("    }")
+    lines.append(MODULES_END)
+    return "\n".join(lines)
+
+
 CONFIG_BEGIN = "// BEGIN params"
 CONFIG_END = "// END params"
 
@@ -439,10 +581,12 @@ def _replace_between(path: Path, begin: str, end: str, block: str) -> None:
 
 
 def write_generated_files(repo: Path) -> None:
-    """Rewrite nextflow_schema.json, the params block of nextflow.config and README's table."""
+    """Rewrite nextflow_schema.json, the params block of nextflow.config, README's table and the ext.args
+    of conf/modules.config."""
     (repo / "nextflow_schema.json").write_text(json.dumps(schema(), indent=4) + "\n")
     _replace_between(repo / "nextflow.config", CONFIG_BEGIN, CONFIG_END, nextflow_params_block())
     _replace_between(repo / "README.md", README_BEGIN, README_END, readme_params_table())
+    _replace_between(repo / "conf" / "modules.config", MODULES_BEGIN, MODULES_END, modules_config_block())
 
 
 if __name__ == "__main__":

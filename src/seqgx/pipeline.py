@@ -20,6 +20,7 @@ from typing import Any
 
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
+from seqgx.params import step_flags
 
 log = get_logger(__name__)
 
@@ -64,74 +65,42 @@ def _batch_vcf(p: dict, out: Path, batch: Path) -> str:
     return files[contigs[0]]
 
 
-def _tissues(p: dict) -> list[Any]:
-    """The run's tissues (seqgx.tissues.Tissue): the samplesheet's rows, or the one tissue 'default' of
-    ``expression`` and ``covariates``."""
-    from seqgx.tissues import default_tissue, read_tissues
+def _plan(p: dict) -> dict[str, Any]:
+    """The run's decisions (seqgx.plan), the same that Nextflow's PLAN process writes."""
+    from seqgx.plan import make_plan
 
-    if p["tissues"]:
-        return read_tissues(p["tissues"])
-    return [default_tissue(p["expression"], p["covariates"], [])]
+    return make_plan(p)
+
+
+def _tissues(p: dict) -> list[dict[str, Any]]:
+    """The run's tissues as the plan has them: name, expression, covariates, readouts, stats_flags."""
+    return _plan(p)["tissues"]
 
 
 def _per_tissue(p: dict, folder: Path, tissue: Any) -> Path:
     """A tissue's folder under ``folder``: ``folder/<tissue>`` with a samplesheet, ``folder`` itself for
     the one tissue of ``expression`` (the layout of runs without tissues)."""
-    return folder / tissue.name if p["tissues"] else folder
-
-
-def _is_weights(item: str) -> bool:
-    return str(item).lower().endswith(".csv")
-
-
-def _default_readouts(p: dict) -> list[str]:
-    """The readout items of a tissue that names none: ``tracks`` (or the model's 'default') and the
-    fine-tuned weights file."""
-    tracks = [p["tracks"]] if p["tracks"] else ["default"]
-    return tracks + ([p["finetuned_weights"]] if p["finetuned_weights"] else [])
-
-
-def _tissue_readouts(p: dict, tissue: Any) -> list[str]:
-    """A tissue's readout items as the model steps get them: track indices or names, 'default', weights
-    files (relative ones resolved against the samplesheet's folder)."""
-    from seqgx.tissues import readout_items
-
-    if not tissue.readouts:
-        return _default_readouts(p)
-    sheet = Path(p["tissues"]).parent
-    return [str(sheet / r) if _is_weights(r) and not Path(r).is_absolute() else r
-            for r in readout_items(tissue)]
-
-
-def _readout_args(p: dict) -> list[str]:
-    """--tracks / --finetuned-weights of the model steps: ``tracks`` and ``finetuned_weights``, or with
-    tissues the union of every tissue's readouts (one prediction pass serves them all)."""
-    if not p["tissues"]:
-        return [*_opt("--tracks", p["tracks"]), *_opt("--finetuned-weights", p["finetuned_weights"])]
-    items = list(dict.fromkeys(i for t in _tissues(p) for i in _tissue_readouts(p, t)))
-    tracks = [i for i in items if not _is_weights(i)] or ["none"]
-    weights = [i for i in items if _is_weights(i)]
-    return ["--tracks", *tracks, *(["--finetuned-weights", *weights] if weights else [])]
+    return folder / tissue["name"] if p["tissues"] else folder
 
 
 def _check_inputs(p: dict, out: Path) -> list[list[str]]:
     if p["tissues"]:
-        expression = [a for t in _tissues(p) for a in
-                      ["--tissue", t.name, str(t.expression), *([str(t.covariates)] if t.covariates else [])]]
+        expression = []
+        for t in _tissues(p):
+            covariates = [t["covariates"]] if t["covariates"] else []
+            expression += ["--tissue", t["name"], t["expression"], *covariates]
     else:
         expression = ["--expression", p["expression"], *_opt("--covariates", p["covariates"])]
     return [["check-inputs", "--fasta", p["fasta"], "--vcf", *_vcf_specs(p), "--annotation", p["annotation"],
              *expression, *_opt("--sample-map", p["sample_map"]),
-             *_opt("--gene-list", p["gene_list"]), "--min-samples", str(p["min_samples"]),
+             *_opt("--gene-list", p["gene_list"]), *step_flags(p, "check-inputs"),
              "--out", str(out / "check")]]
 
 
 def _genes(p: dict, out: Path) -> list[list[str]]:
-    expression = [str(t.expression) for t in _tissues(p)]
+    expression = [t["expression"] for t in _tissues(p)]
     return [["genes", "--annotation", p["annotation"], "--expression", *expression,
-             *_opt("--gene-list", p["gene_list"]), "--gene-types", p["gene_types"],
-             "--chromosomes", p["chromosomes"],
-             "--window-length", str(p["window_length"]), "--genes-per-batch", str(p["genes_per_batch"]),
+             *_opt("--gene-list", p["gene_list"]), *step_flags(p, "genes"),
              "--contigs", str(out / "check" / "contigs.tsv"), "--out", str(out / "genes")]]
 
 
@@ -150,38 +119,27 @@ def _attribution_batches(out: Path) -> list[Path]:
 
 def _personalize(p: dict, out: Path) -> list[list[str]]:
     return [["personalize", "--batch", str(b), "--fasta", p["fasta"], "--vcf", _batch_vcf(p, out, b),
-             "--samples", str(out / "check" / "samples.tsv"), "--ref-mismatch", p["ref_mismatch"],
-             "--unphased", p["unphased"], "--missing", p["missing"], "--phase-seed", str(p["phase_seed"]),
+             "--samples", str(out / "check" / "samples.tsv"), *step_flags(p, "personalize"),
              "--out", str(out / "haplotypes")] for b in _batches(out)]
 
 
-def _flag(flag: str, on: bool) -> list[str]:
-    return [flag] if on else []
-
-
-def _needs_export(p: dict) -> bool:
-    """backend 'onnx' with torch weights: they are exported once and predict runs the ONNX file."""
-    return p["backend"] == "onnx" and not str(p["model"]).endswith(".onnx")
-
-
 def _export_onnx(p: dict, out: Path) -> list[list[str]]:
-    if not _needs_export(p):
+    plan = _plan(p)
+    if not plan["export_onnx"]:
         return []
     # All bins and tracks, so every readout predict builds works on it.
-    return [["export-onnx", "--model", p["model"], *_opt("--hparams", p["hparams"]),
-             "--window-length", str(p["window_length"]),
-             "--precision", "fp16" if p["precision"] == "fp16" else "fp32", "--seed", str(p["seed"]),
+    return [["export-onnx", "--model", p["model"], *plan["model_flags"]["export-onnx"],
+             *_opt("--track-names", p["track_names"]), *step_flags(p, "export-onnx"),
              "--out", str(out / "model" / "model.onnx")]]
 
 
-def _model_args(p: dict, model: str, backend: str) -> list[str]:
-    """Model, backend and readout flags shared by `seqgx predict` and `seqgx ism`."""
-    return ["--model", model, *_opt("--hparams", p["hparams"]), *_opt("--track-names", p["track_names"]),
-            "--backend", backend, *_opt("--providers", p["providers"]), "--device", p["device"],
-            "--precision", p["precision"], *_flag("--allow-cpu-fallback", p["allow_cpu_fallback"]),
-            *_readout_args(p), "--bins", p["bins"], "--pseudocount", str(p["pseudocount"]),
-            "--batch-size", str(p["batch_size"]), "--max-shift", str(p["max_shift"]),
-            *_flag("--reverse-complement", p["reverse_complement"]), "--seed", str(p["seed"])]
+def _model_argv(p: dict, step: str, model: str) -> list[str]:
+    """A model step's flags: the model (a file or folder; a named model is in the plan's flags), the
+    plan's derived flags (backend, readouts, ISM method) and the parameters passed as they are."""
+    from seqgx.plan import NAMED_MODELS
+
+    return [*([] if model in NAMED_MODELS else ["--model", model]), *_plan(p)["model_flags"][step],
+            *_opt("--track-names", p["track_names"]), *step_flags(p, step)]
 
 
 def _haplotype_files(out: Path, batch: Path) -> list[str]:
@@ -197,9 +155,8 @@ def _haplotype_files(out: Path, batch: Path) -> list[str]:
 
 
 def _predict(p: dict, out: Path) -> list[list[str]]:
-    model = str(out / "model" / "model.onnx") if _needs_export(p) else p["model"]
-    return [["predict", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, p["backend"]),
-             "--person-combine", p["person_combine"], *_flag("--reference-tracks", p["reference_tracks"]),
+    model = str(out / "model" / "model.onnx") if _plan(p)["export_onnx"] else p["model"]
+    return [["predict", "--haplotypes", *_haplotype_files(out, b), *_model_argv(p, "predict", model),
              "--out", str(out / "predictions")] for b in _batches(out)]
 
 
@@ -208,39 +165,31 @@ def _attribution_genes(p: dict, out: Path) -> list[list[str]]:
               for t in _stats_tables(_per_tissue(p, out / "stats", tissue), _batches(out))]
     return [["attribution-genes", "--stats", *map(str, tables),
              "--windows", str(out / "genes" / "genes.tsv"), "--attribution-genes", p["attribution_genes"],
-             "--fdr-alpha", str(p["fdr_alpha"]), "--min-abs-r", str(p["min_abs_r"]),
-             *_opt("--report-genes", p["report_genes"]), "--genes-per-batch", str(p["genes_per_batch"]),
-             "--out", str(out / "attribution")]]
+             *step_flags(p, "attribution-genes"), "--out", str(out / "attribution")]]
+
+
+def _attribution_weights(p: dict) -> str:
+    """The weights ISM and the motif step use (seqgx.plan.attribution_model)."""
+    plan = _plan(p)
+    if plan["ism_onnx"]:
+        log.warning("ISM of the ONNX model '%s' recomputes the whole model for every SNV; give its torch "
+                    "weights as ism_model for the fast exact path", p["model"])
+    return p["ism_model"] if plan["ism_model"] == "ism_model" else p["model"]
 
 
 def _ism(p: dict, out: Path) -> list[list[str]]:
-    # Fast ISM needs torch weights: ism_model when model is an .onnx file; without them, full ISM of
-    # the ONNX model (the Nextflow run warns about the cost).
-    model = p["ism_model"] or p["model"]
-    onnx = str(model).endswith(".onnx")
-    backend = "onnx" if onnx else ("torch" if p["backend"] == "onnx" else p["backend"])
-    if onnx:
-        log.warning("ISM of the ONNX model '%s' recomputes the whole model for every SNV; give its torch "
-                    "weights as ism_model for the fast exact path", model)
-    method = ["--method", "full", "--allow-full-forward"] if onnx else [
-        "--method", p["ism_method"], *_flag("--allow-full-forward", p["allow_full_forward"])]
-    return [["ism", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, backend), *method,
-             *_flag("--gradients", p["gradients"]),
-             "--tss-window", str(p["tss_window"]), "--out", str(out / "ism")]
-            for b in _attribution_batches(out)]
+    model = _attribution_weights(p)
+    return [["ism", "--haplotypes", *_haplotype_files(out, b), *_model_argv(p, "ism", model),
+             "--out", str(out / "ism")] for b in _attribution_batches(out)]
 
 
-def _stats_argv(p: dict, out: Path, batch: Path, ism: bool, dest: Path, tissue: Any) -> list[str]:
-    readouts = ["--tissue", tissue.name, "--readouts", *_tissue_readouts(p, tissue)] if p["tissues"] else []
+def _stats_argv(p: dict, out: Path, batch: Path, ism: bool, dest: Path, tissue: dict) -> list[str]:
     return ["stats", "--haplotypes", *_haplotype_files(out, batch), "--predictions", str(out / "predictions"),
-            *(["--ism", str(out / "ism")] if ism else []), "--expression", str(tissue.expression),
-            *_opt("--covariates", tissue.covariates), *readouts, *_opt("--finemapped", p["finemapped"]),
-            *_opt("--predictdb", p["predictdb"]),
-            *(["--vcf", _batch_vcf(p, out, batch)] if p["predictdb"] else []), "--null-test", p["null_test"],
-            *_opt("--null-draws", p["null_draws"]), "--seed", str(p["seed"]),
-            "--min-samples", str(p["min_samples"]),
-            *_flag("--elastic-net-baseline", p["elastic_net_baseline"]), "--batch-name", batch.stem,
-            "--out", str(dest)]
+            *(["--ism", str(out / "ism")] if ism else []), "--expression", tissue["expression"],
+            *_opt("--covariates", tissue["covariates"]), *tissue["stats_flags"],
+            *_opt("--finemapped", p["finemapped"]), *_opt("--predictdb", p["predictdb"]),
+            *(["--vcf", _batch_vcf(p, out, batch)] if p["predictdb"] else []), *step_flags(p, "stats"),
+            "--batch-name", batch.stem, "--out", str(dest)]
 
 
 def _stats(p: dict, out: Path) -> list[list[str]]:
@@ -255,27 +204,17 @@ def _attribution_stats(p: dict, out: Path) -> list[list[str]]:
             for t in _tissues(p) for b in _attribution_batches(out)]
 
 
-def _runs_motifs(p: dict) -> bool:
-    return bool(p["motifs"]) and p["tss_window"] > 0  # the gene's scale needs the TSS saturation ISM
-
-
 def _motifs(p: dict, out: Path) -> list[list[str]]:
     """The selected genes' drivers: neighbourhood ISM, context statistics, seqlets (per phase-2 batch)."""
-    if not _runs_motifs(p):
+    if not _plan(p)["motifs"]:
         return []
-    model = p["ism_model"] or p["model"]
-    onnx = str(model).endswith(".onnx")
-    backend = "onnx" if onnx else ("torch" if p["backend"] == "onnx" else p["backend"])
-    method = ["--method", "full", "--allow-full-forward"] if onnx else ["--method", p["ism_method"]]
+    model = _attribution_weights(p)
     # Every tissue's drivers of the batch at once (a driver shared by tissues is analysed once).
     stats = [_per_tissue(p, out / "attribution" / "stats", t) for t in _tissues(p)]
-    return [["motifs", "--haplotypes", *_haplotype_files(out, b), *_model_args(p, model, backend), *method,
+    return [["motifs", "--haplotypes", *_haplotype_files(out, b), *_model_argv(p, "motifs", model),
              "--ism", str(out / "ism"), "--drivers", *[str(f / f"{b.stem}.drivers.tsv") for f in stats],
-             "--genes", *[str(f / f"{b.stem}.genes.tsv") for f in stats], "--motif-scale", p["motif_scale"],
-             *_flag("--all-drivers", p["all_drivers"]), "--driver-flank", str(p["driver_flank"]),
-             "--motif-window", str(p["motif_window"]), *_opt("--seqlet-threshold", p["seqlet_threshold"]),
-             "--seqlet-min-length", str(p["seqlet_min_length"]), "--batch-name", b.stem,
-             "--out", str(out / "motifs")] for b in _attribution_batches(out)]
+             "--genes", *[str(f / f"{b.stem}.genes.tsv") for f in stats],
+             "--batch-name", b.stem, "--out", str(out / "motifs")] for b in _attribution_batches(out)]
 
 
 def _stats_tables(folder: Path, batches: list[Path]) -> list[Path]:
@@ -292,7 +231,7 @@ def _stats_tables(folder: Path, batches: list[Path]) -> list[Path]:
 def _merge(p: dict, out: Path) -> list[list[str]]:
     """Per tissue: its batches' tables joined, FDR per readout, its summary (``assessment/<tissue>/``)."""
     motifs = [out / "motifs" / f"{b.stem}.driver_motifs.tsv" for b in _attribution_batches(out)]
-    motifs = motifs if _runs_motifs(p) and motifs else []
+    motifs = motifs if _plan(p)["motifs"] and motifs else []
     argvs = []
     for t in _tissues(p):
         tables = _stats_tables(_per_tissue(p, out / "stats", t), _batches(out))
@@ -303,7 +242,7 @@ def _merge(p: dict, out: Path) -> list[list[str]]:
                       "--selection", str(out / "attribution" / "attribution_genes.tsv"),
                       *(["--motifs", *map(str, motifs)] if motifs else []), "--costs", *costs,
                       "--annotation", str(out / "genes" / "genes.tsv"),
-                      *_opt("--finemapped", p["finemapped"]), "--fdr-alpha", str(p["fdr_alpha"]),
+                      *_opt("--finemapped", p["finemapped"]), *step_flags(p, "merge"),
                       "--out", str(_per_tissue(p, out / "assessment", t))])
     return argvs
 
@@ -318,7 +257,7 @@ def _report(p: dict, out: Path) -> list[list[str]]:
                       "--stats", *[str(d) for d in stats if d.is_dir()],
                       *(["--ism", str(out / "ism")] if (out / "ism").is_dir() else []),
                       "--check", str(out / "check"), "--run-info", str(out / "pipeline_info" / "run.json"),
-                      "--top-genes", str(p["report_top_genes"]), *_opt("--genes", p["report_genes"]),
+                      *step_flags(p, "report"),
                       "--out", str(_per_tissue(p, out / "report", t))])
     return argvs
 

@@ -82,15 +82,21 @@ def default_tissue(expression: str | Path, covariates: str | Path | None = None,
                   readouts_text=";".join(items))
 
 
-def read_tissues(path: str | Path) -> list[Tissue]:
-    """The tissues of a samplesheet, in sheet order; one-line SeqgxError naming sheet, line and fix."""
+def read_tissues(path: str | Path, check_files: bool = True,
+                 staged: str | Path | None = None) -> list[Tissue]:
+    """The tissues of a samplesheet, in sheet order; one-line SeqgxError naming sheet, line and fix.
+
+    ``check_files``: the files it names must exist (off in a Nextflow task, which does not see them);
+    ``staged``: a copy of the sheet to read (a Nextflow task's), ``path`` still naming it and its folder.
+    """
     from jsonschema import Draft202012Validator  # only runs with a sheet need it
 
     sheet = Path(path)
-    if not sheet.is_file():
+    source = Path(staged) if staged is not None else sheet
+    if not source.is_file():
         raise SeqgxError(f"tissues samplesheet '{sheet}' does not exist; {_HEADER_FIX}")
     try:
-        with open(sheet, newline="", encoding="utf-8-sig") as fh:  # utf-8-sig: spreadsheet BOMs
+        with open(source, newline="", encoding="utf-8-sig") as fh:  # utf-8-sig: spreadsheet BOMs
             reader = csv.DictReader(fh)
             header = [h.strip() for h in reader.fieldnames or []]
             reader.fieldnames = header
@@ -133,14 +139,14 @@ def read_tissues(path: str | Path) -> list[Tissue]:
             raise SeqgxError(f"{where}: tissue '{name}' is listed twice (also line {seen[name.lower()]}); "
                              f"give each tissue one row with a unique name")
         seen[name.lower()] = line
-        expression = _sheet_file(sheet.parent, record["expression"], f"{where}: expression")
-        covariates = (_sheet_file(sheet.parent, record["covariates"], f"{where}: covariates")
+        expression = _sheet_file(sheet.parent, record["expression"], f"{where}: expression", check_files)
+        covariates = (_sheet_file(sheet.parent, record["covariates"], f"{where}: covariates", check_files)
                       if "covariates" in record else None)
         text = record.get("readouts", "")
         items = [s.strip() for s in text.split(";") if s.strip()]
         for item in items:
             if item.lower().endswith(".csv"):
-                _sheet_file(sheet.parent, item, f"{where}: fine-tuned weights CSV")
+                _sheet_file(sheet.parent, item, f"{where}: fine-tuned weights CSV", check_files)
         tissues.append(Tissue(name=name, expression=expression, covariates=covariates, readouts=items,
                               sheet=sheet, line=line, readouts_text=text))
     return tissues
@@ -162,9 +168,9 @@ def _validate(validator, schema: dict, record: dict, where: str) -> None:
     raise SeqgxError(f"{where}: {column} '{record.get(column, '')}' is not valid; {fix}")
 
 
-def _sheet_file(folder: Path, value: str, what: str) -> Path:
+def _sheet_file(folder: Path, value: str, what: str, check: bool = True) -> Path:
     path = folder / value  # an absolute value replaces the sheet's folder
-    if not path.is_file():
+    if check and not path.is_file():
         raise SeqgxError(f"{what} '{path}' does not exist; {_PATH_FIX}")
     return path
 

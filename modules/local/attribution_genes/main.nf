@@ -6,6 +6,7 @@ process ATTRIBUTION_GENES {
     path drivers_tables     // their (empty) <batch>.drivers.tsv, read beside them
     path windows            // genes.tsv of GENES
     path gene_list          // attribution_genes as a file of genes; [] for 'significant' or 'all'
+    val selection           // 'significant' or 'all' when gene_list is []
 
     output:
     path 'attribution/attribution_genes.tsv',             emit: selection
@@ -13,13 +14,11 @@ process ATTRIBUTION_GENES {
     path 'versions.yml',                                  emit: versions
 
     script:
-    def mode    = gene_list ?: params.attribution_genes
-    def report  = params.report_genes ? "--report-genes '${params.report_genes}'" : ''
+    def mode    = gene_list ?: selection
+    def args    = task.ext.args ?: ''   // fdr_alpha, min_abs_r, report_genes, genes_per_batch (conf/modules.config)
     """
     seqgx attribution-genes \\
-        --stats ${genes_tables} --windows ${windows} --attribution-genes ${mode} \\
-        --fdr-alpha ${params.fdr_alpha} --min-abs-r ${params.min_abs_r} ${report} \\
-        --genes-per-batch ${params.genes_per_batch} --out attribution
+        --stats ${genes_tables} --windows ${windows} --attribution-genes ${mode} ${args} --out attribution
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -25,10 +25,11 @@ process CHECK_INPUTS {
     def glist = gene_list ? "--gene-list ${gene_list}" : ''
     def cov   = covariates ? "--covariates ${covariates}" : ''
     def expr  = tissue_args ?: "--expression ${expression} ${cov}"
+    def args  = task.ext.args ?: ''   // min_samples (conf/modules.config, generated from the registry)
     """
     seqgx check-inputs \\
         --fasta ${fasta} --vcf ${vcfs} --annotation ${annotation} ${expr} \\
-        ${smap} ${glist} --min-samples ${params.min_samples} --out check
+        ${smap} ${glist} ${args} --out check
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

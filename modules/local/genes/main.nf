@@ -14,12 +14,11 @@ process GENES {
     path 'versions.yml',         emit: versions
 
     script:
+    def args  = task.ext.args ?: ''   // gene_types, chromosomes, window_length, genes_per_batch (conf/modules.config)
     def glist = gene_list ? "--gene-list ${gene_list}" : ''
     """
     seqgx genes \\
-        --annotation ${annotation} --expression ${expression} ${glist} --contigs ${contigs} \\
-        --gene-types '${params.gene_types}' --chromosomes '${params.chromosomes}' --window-length ${params.window_length} \\
-        --genes-per-batch ${params.genes_per_batch} --out genes
+        --annotation ${annotation} --expression ${expression} ${glist} --contigs ${contigs} ${args} --out genes
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

@@ -5,10 +5,10 @@ process ISM {
     input:
     tuple val(batch_id), path(haplotypes)
     path model_file         // torch weights (fast ISM), or the .onnx file when there are none; [] for 'oracle'
-    path hparams_file       // [] unless params.hparams names a JSON file
+    path hparams_file       // [] unless hparams names a JSON file
     path finetuned_weights  // [] when not given; several with tissues (named finetuned:<stem>)
     path track_names        // [] when not given
-    val tracks              // '--tracks ...' (the run's tracks, or the union of the tissues' readouts); '' for the model's default
+    val model_args          // the plan's flags (seqgx plan): backend, readouts, ISM method, a named model
 
     output:
     tuple val(batch_id), path('ism/*.ism.tsv'),       emit: ism
@@ -19,22 +19,14 @@ process ISM {
     path 'versions.yml',                              emit: versions
 
     script:
-    def args     = task.ext.args ?: ''   // the model and readout flags PREDICT and ISM share (conf/modules.config)
-    def model    = model_file ?: params.model
-    // An ONNX model has no trunk to recompute around a SNV: full ISM (main.nf warns about its cost).
-    def onnx     = model.toString().endsWith('.onnx')
-    def backend  = onnx ? 'onnx' : (params.backend == 'onnx' ? 'torch' : params.backend)
-    def method   = onnx ? '--method full' : "--method ${params.ism_method}"
-    // hparams: a staged JSON file, or JSON text passed as it is
-    def hparams  = hparams_file ? "--hparams ${hparams_file}" : (params.hparams ? "--hparams '${params.hparams}'" : '')
+    def args     = task.ext.args ?: ''   // the parameters passed as they are (conf/modules.config, generated from the registry)
+    def model    = model_file ? "--model ${model_file}" : ''
+    def hparams  = hparams_file ? "--hparams ${hparams_file}" : ''
     def weights  = finetuned_weights ? "--finetuned-weights ${finetuned_weights}" : ''
     def names    = track_names ? "--track-names ${track_names}" : ''
-    def fullfwd  = onnx || params.allow_full_forward ? '--allow-full-forward' : ''
-    def grads    = params.gradients ? '--gradients' : ''
     """
     seqgx ism \\
-        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${tracks} ${args} \\
-        --backend ${backend} ${method} ${fullfwd} ${grads} --tss-window ${params.tss_window} \\
+        --haplotypes ${haplotypes} ${model} ${hparams} ${weights} ${names} ${model_args} ${args} \\
         --threads ${task.cpus} --out ism
 
     cat <<-END_VERSIONS > versions.yml

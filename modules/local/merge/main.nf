@@ -1,11 +1,12 @@
 process MERGE {
-    tag "${tissue}"
+    tag "${meta.tissue}"
     label 'process_single'
 
     input:
-    // One tissue ('default' without --tissues): phase 1's tables of every gene (<batch>.genes.tsv and
-    // drivers), phase 2's of the selected genes ([] when none was selected)
-    tuple val(tissue), path(genes_tables), path(drivers_tables), path(attribution_genes_tables),
+    // One tissue (meta: id, tissue ('default' without a tissues samplesheet), samplesheet): phase 1's
+    // tables of every gene (<batch>.genes.tsv and drivers), phase 2's of the selected genes ([] when
+    // none was selected)
+    tuple val(meta), path(genes_tables), path(drivers_tables), path(attribution_genes_tables),
           path(attribution_drivers_tables)
     path selection                  // attribution_genes.tsv; [] for a one-phase merge (nf-test)
     path cost_files                 // PREDICT's *.reference.json, ISM's *.ism.json, MOTIFS' *.motifs.json
@@ -15,16 +16,17 @@ process MERGE {
 
     output:
     // With tissues under assessment/<tissue>/
-    tuple val(tissue), path("${params.tissues ? 'assessment/' + tissue : 'assessment'}/*.{tsv,json}"), emit: tables   // what REPORT reads, per tissue
-    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/genes.tsv",     emit: genes
-    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/drivers.tsv",   emit: drivers
-    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/summary.json",  emit: summary
-    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/attribution_genes.tsv", optional: true, emit: selection
-    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/{driver_motifs,seqlets,motif_snvs,motif_enrichment}.tsv", optional: true, emit: motifs
-    path "${params.tissues ? 'assessment/' + tissue : 'assessment'}/motif_{clusters.meme,summary.json}", optional: true,     emit: motif_summary
+    tuple val(meta), path("${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/*.{tsv,json}"), emit: tables   // what REPORT reads, per tissue
+    path "${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/genes.tsv",     emit: genes
+    path "${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/drivers.tsv",   emit: drivers
+    path "${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/summary.json",  emit: summary
+    path "${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/attribution_genes.tsv", optional: true, emit: selection
+    path "${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/{driver_motifs,seqlets,motif_snvs,motif_enrichment}.tsv", optional: true, emit: motifs
+    path "${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/motif_{clusters.meme,summary.json}", optional: true,     emit: motif_summary
     path 'versions.yml',             emit: versions
 
     script:
+    def args   = task.ext.args ?: ''   // fdr_alpha (conf/modules.config, generated from the registry)
     def phases = selection ? "--attribution ${attribution_genes_tables} --selection ${selection}" : ''
     def costs  = cost_files ? "--costs ${cost_files}" : ''
     def fine   = finemapped ? "--finemapped ${finemapped}" : ''
@@ -33,7 +35,7 @@ process MERGE {
     """
     seqgx merge \\
         --genes ${genes_tables} --drivers ${drivers_tables} ${phases} ${costs} ${motifs} --annotation ${genes} ${fine} \\
-        --fdr-alpha ${params.fdr_alpha} --out ${params.tissues ? 'assessment/' + tissue : 'assessment'}
+        ${args} --out ${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -43,9 +45,9 @@ process MERGE {
 
     stub:
     """
-    mkdir -p ${params.tissues ? 'assessment/' + tissue : 'assessment'}
-    touch ${params.tissues ? 'assessment/' + tissue : 'assessment'}/genes.tsv ${params.tissues ? 'assessment/' + tissue : 'assessment'}/drivers.tsv
-    echo '{}' > ${params.tissues ? 'assessment/' + tissue : 'assessment'}/summary.json
+    mkdir -p ${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}
+    touch ${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/genes.tsv ${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/drivers.tsv
+    echo '{}' > ${meta.samplesheet ? 'assessment/' + meta.tissue : 'assessment'}/summary.json
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

@@ -7,10 +7,10 @@ process MOTIFS {
     // statistics ATTRIBUTION_STATS wrote for it
     tuple val(batch_id), path(haplotypes), path(ism), path(drivers), path(genes)
     path model_file         // torch weights (fast ISM), or the .onnx file when there are none; [] for 'oracle'
-    path hparams_file       // [] unless params.hparams names a JSON file
+    path hparams_file       // [] unless hparams names a JSON file
     path finetuned_weights  // [] when not given; several with tissues (named finetuned:<stem>)
     path track_names        // [] when not given
-    val tracks              // '--tracks ...' (the run's tracks, or the union of the tissues' readouts); '' for the model's default
+    val model_args          // the plan's flags (seqgx plan): backend, readouts, ISM method, a named model
 
     output:
     path "motifs/${batch_id}.driver_motifs.tsv",        emit: driver_motifs
@@ -20,22 +20,15 @@ process MOTIFS {
     path 'versions.yml',                                emit: versions
 
     script:
-    def args     = task.ext.args ?: ''   // the model and readout flags shared with PREDICT and ISM
-    def model    = model_file ?: params.model
-    def onnx     = model.toString().endsWith('.onnx')
-    def backend  = onnx ? 'onnx' : (params.backend == 'onnx' ? 'torch' : params.backend)
-    def method   = onnx ? '--method full --allow-full-forward' : "--method ${params.ism_method}"
-    def hparams  = hparams_file ? "--hparams ${hparams_file}" : (params.hparams ? "--hparams '${params.hparams}'" : '')
+    def args     = task.ext.args ?: ''   // the parameters passed as they are (conf/modules.config, generated from the registry)
+    def model    = model_file ? "--model ${model_file}" : ''
+    def hparams  = hparams_file ? "--hparams ${hparams_file}" : ''
     def weights  = finetuned_weights ? "--finetuned-weights ${finetuned_weights}" : ''
     def names    = track_names ? "--track-names ${track_names}" : ''
-    def alldrv   = params.all_drivers ? '--all-drivers' : ''
-    def seqlet   = params.seqlet_threshold != null ? "--seqlet-threshold ${params.seqlet_threshold}" : ''
     """
     seqgx motifs \\
-        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${tracks} ${args} \\
-        --backend ${backend} ${method} --ism ${ism} --drivers ${drivers} --genes ${genes} \\
-        --motif-scale ${params.motif_scale} ${alldrv} --driver-flank ${params.driver_flank} \\
-        --motif-window ${params.motif_window} ${seqlet} --seqlet-min-length ${params.seqlet_min_length} \\
+        --haplotypes ${haplotypes} ${model} ${hparams} ${weights} ${names} ${model_args} ${args} \\
+        --ism ${ism} --drivers ${drivers} --genes ${genes} \\
         --batch-name ${batch_id} --threads ${task.cpus} --out motifs
 
     cat <<-END_VERSIONS > versions.yml

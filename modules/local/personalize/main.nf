@@ -12,11 +12,10 @@ process PERSONALIZE {
     path 'versions.yml',                                      emit: versions
 
     script:
+    def args     = task.ext.args ?: ''   // the parameters passed as they are (conf/modules.config, generated from the registry)
     """
     seqgx personalize \\
-        --batch ${batch} --fasta ${fasta} --vcf ${vcf} --samples ${samples} \\
-        --ref-mismatch ${params.ref_mismatch} --unphased ${params.unphased} \\
-        --missing ${params.missing} --phase-seed ${params.phase_seed} --threads ${task.cpus} \\
+        --batch ${batch} --fasta ${fasta} --vcf ${vcf} --samples ${samples} ${args} --threads ${task.cpus} \\
         --out haplotypes
 
     cat <<-END_VERSIONS > versions.yml

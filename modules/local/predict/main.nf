@@ -5,10 +5,10 @@ process PREDICT {
     input:
     tuple val(batch_id), path(haplotypes)
     path model_file         // the model (folder, weights or .onnx file); [] for a named model ('oracle')
-    path hparams_file       // [] unless params.hparams names a JSON file
+    path hparams_file       // [] unless hparams names a JSON file
     path finetuned_weights  // [] when not given; several with tissues (named finetuned:<stem>)
     path track_names        // [] when not given
-    val tracks              // '--tracks ...' (the run's tracks, or the union of the tissues' readouts); '' for the model's default
+    val model_args          // the plan's flags (seqgx plan): backend, readouts, a named model, hparams as JSON text
 
     output:
     // The reference.json files travel with the predictions: `seqgx stats` reads the model identity.
@@ -17,17 +17,14 @@ process PREDICT {
     path 'versions.yml',                                          emit: versions
 
     script:
-    def args     = task.ext.args ?: ''   // the model and readout flags PREDICT and ISM share (conf/modules.config)
-    def model    = model_file ?: params.model
-    // hparams: a staged JSON file, or JSON text passed as it is
-    def hparams  = hparams_file ? "--hparams ${hparams_file}" : (params.hparams ? "--hparams '${params.hparams}'" : '')
+    def args     = task.ext.args ?: ''   // the parameters passed as they are (conf/modules.config, generated from the registry)
+    def model    = model_file ? "--model ${model_file}" : ''
+    def hparams  = hparams_file ? "--hparams ${hparams_file}" : ''
     def weights  = finetuned_weights ? "--finetuned-weights ${finetuned_weights}" : ''
     def names    = track_names ? "--track-names ${track_names}" : ''
-    def reftrack = params.reference_tracks ? '--reference-tracks' : ''
     """
     seqgx predict \\
-        --haplotypes ${haplotypes} --model ${model} ${hparams} ${weights} ${names} ${tracks} ${args} \\
-        --backend ${params.backend} --person-combine ${params.person_combine} ${reftrack} \\
+        --haplotypes ${haplotypes} ${model} ${hparams} ${weights} ${names} ${model_args} ${args} \\
         --threads ${task.cpus} --out predictions
 
     cat <<-END_VERSIONS > versions.yml

@@ -1,33 +1,33 @@
 process REPORT {
-    tag "${tissue}"
+    tag "${meta.tissue}"
     label 'process_medium'
 
     input:
-    // One tissue ('default' without --tissues): MERGE's genes.tsv, drivers.tsv, summary.json (and the
+    // One tissue (meta as MERGE's): MERGE's genes.tsv, drivers.tsv, summary.json (and the
     // motif tables); every STATS <batch>.genedata.npz (phase 1: every gene); every ATTRIBUTION_STATS one
     // ([] when no gene was selected: read after phase 1's, so a selected gene's page shows its attribution)
-    tuple val(tissue), path(assessment), path(genedata_screen), path(genedata_attribution)
+    tuple val(meta), path(assessment), path(genedata_screen), path(genedata_attribution)
     path attribution        // ISM's saturation and gradient files (the selected genes only)
     path check_summary      // CHECK_INPUTS' check_summary.json
     path run_params         // the run's parameters as JSON (provenance); [] when not known
 
     output:
     // With tissues under report/<tissue>/
-    path "${params.tissues ? 'report/' + tissue : 'report'}/index.html",        emit: index
-    path "${params.tissues ? 'report/' + tissue : 'report'}/genes/*.html",      optional: true, emit: gene_pages
-    path "${params.tissues ? 'report/' + tissue : 'report'}/figures/**",        emit: figures
-    path "${params.tissues ? 'report/' + tissue : 'report'}/data/**",           emit: data
+    path "${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/index.html",        emit: index
+    path "${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/genes/*.html",      optional: true, emit: gene_pages
+    path "${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/figures/**",        emit: figures
+    path "${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/data/**",           emit: data
     path 'versions.yml',             emit: versions
 
     script:
-    def genes = params.report_genes ? "--genes '${params.report_genes}'" : ''
+    def args  = task.ext.args ?: ''   // report_genes, report_top_genes (conf/modules.config)
     def ism   = attribution ? "--ism ${attribution}" : ''
     def info  = run_params ? "--run-info ${run_params}" : ''
     """
     seqgx report \\
         --assessment ${assessment} --stats ${genedata_screen} ${genedata_attribution} ${ism} \\
         --check ${check_summary} ${info} \\
-        --top-genes ${params.report_top_genes} ${genes} --threads ${task.cpus} --out ${params.tissues ? 'report/' + tissue : 'report'}
+        ${args} --threads ${task.cpus} --out ${meta.samplesheet ? 'report/' + meta.tissue : 'report'}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -38,8 +38,8 @@ process REPORT {
 
     stub:
     """
-    mkdir -p ${params.tissues ? 'report/' + tissue : 'report'}/genes ${params.tissues ? 'report/' + tissue : 'report'}/figures ${params.tissues ? 'report/' + tissue : 'report'}/data
-    touch ${params.tissues ? 'report/' + tissue : 'report'}/index.html ${params.tissues ? 'report/' + tissue : 'report'}/figures/stub.png ${params.tissues ? 'report/' + tissue : 'report'}/data/stub.tsv
+    mkdir -p ${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/genes ${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/figures ${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/data
+    touch ${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/index.html ${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/figures/stub.png ${meta.samplesheet ? 'report/' + meta.tissue : 'report'}/data/stub.tsv
     printf '"%s":\\n    seqgx: stub\\n' "${task.process}" > versions.yml
     """
 }

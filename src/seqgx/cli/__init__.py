@@ -21,6 +21,7 @@ from seqgx.log import setup_logging
 
 # The order shown in --help: pipeline steps in the order `seqgx run` executes them, then the tools.
 COMMAND_MODULES = [
+    "seqgx.cli.plan",
     "seqgx.cli.check_inputs",
     "seqgx.cli.genes",
     "seqgx.cli.personalize",

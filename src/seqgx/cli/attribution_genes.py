@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seqgx.params import PARAMS_BY_NAME
+from seqgx.params import add_param_arguments
 
 NAME = "attribution-genes"
 HELP = ("Choose the genes attribution runs on from the phase-1 statistics (significant with |R| > "
@@ -14,22 +14,11 @@ HELP = ("Choose the genes attribution runs on from the phase-1 statistics (signi
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = {n: PARAMS_BY_NAME[n].default for n in ("attribution_genes", "fdr_alpha", "min_abs_r",
-                                                 "genes_per_batch")}
     p.add_argument("--stats", nargs="+", required=True,
                    help="directory (or files) of phase-1 <batch>.genes.tsv from 'seqgx stats' (FDR is "
                         "computed across them, as 'seqgx merge' does)")
     p.add_argument("--windows", required=True, help="genes.tsv of 'seqgx genes' (the gene windows)")
-    p.add_argument("--attribution-genes", default=d["attribution_genes"],
-                   help="'significant', 'all' or a file of gene ids or names (default "
-                        f"{d['attribution_genes']})")
-    p.add_argument("--fdr-alpha", type=float, default=d["fdr_alpha"],
-                   help=f"significant: FDR < alpha (default {d['fdr_alpha']})")
-    p.add_argument("--min-abs-r", type=float, default=d["min_abs_r"],
-                   help=f"and |R| > this (default {d['min_abs_r']})")
-    p.add_argument("--report-genes", help="gene ids or names (comma list or file) always selected")
-    p.add_argument("--genes-per-batch", type=int, default=d["genes_per_batch"],
-                   help=f"genes per phase-2 batch (default {d['genes_per_batch']})")
+    add_param_arguments(p, NAME)  # attribution_genes, min_abs_r, fdr_alpha, report_genes, genes_per_batch
     p.add_argument("--out", required=True, help="output directory (attribution_genes.tsv, batches/)")
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from seqgx.checks import check_inputs, format_summary, write_check_outputs
-from seqgx.params import PARAMS_BY_NAME
+from seqgx.params import add_param_arguments
 
 NAME = "check-inputs"
 HELP = ("Validate FASTA, VCF(s), annotation, expression and samples; write the kept samples, the contig map "
@@ -26,9 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "repeat per tissue")
     p.add_argument("--sample-map", help="TSV: expression_sample, vcf_sample")
     p.add_argument("--gene-list", help="file of gene ids or names, one per line")
-    min_samples = PARAMS_BY_NAME["min_samples"].default
-    p.add_argument("--min-samples", type=int, default=min_samples,
-                   help=f"minimum matched samples (default {min_samples})")
+    add_param_arguments(p, NAME)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object, not as lines")
     p.add_argument("--out", required=True, help="output directory")
 

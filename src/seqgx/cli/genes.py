@@ -7,7 +7,7 @@ import argparse
 from seqgx import genes as G
 from seqgx.checks import read_expression
 from seqgx.log import get_logger
-from seqgx.params import PARAMS_BY_NAME
+from seqgx.params import PARAMS_BY_NAME, add_param_arguments
 
 NAME = "genes"
 HELP = "Select genes, make TSS-centred windows and write per-chromosome batch files"
@@ -19,15 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotation", required=True, help=PARAMS_BY_NAME["annotation"].help)
     parser.add_argument("--expression", nargs="+", help="Expression matrix TSV or tensorQTL BED; several "
                         "(one per tissue): keep only the genes of any of them")
-    parser.add_argument("--gene-types", default=PARAMS_BY_NAME["gene_types"].default,
-                        help=PARAMS_BY_NAME["gene_types"].help)
     parser.add_argument("--gene-list", help=PARAMS_BY_NAME["gene_list"].help)
-    parser.add_argument("--chromosomes", default=PARAMS_BY_NAME["chromosomes"].default,
-                        help=PARAMS_BY_NAME["chromosomes"].help)
-    parser.add_argument("--window-length", type=int, default=PARAMS_BY_NAME["window_length"].default,
-                        help=PARAMS_BY_NAME["window_length"].help)
-    parser.add_argument("--genes-per-batch", type=int, default=PARAMS_BY_NAME["genes_per_batch"].default,
-                        help=PARAMS_BY_NAME["genes_per_batch"].help)
+    add_param_arguments(parser, NAME)
     parser.add_argument("--contigs", help="contigs.tsv from 'seqgx check-inputs' (annotation -> FASTA/VCF "
                         "contig names); without it the annotation's names are used for both")
     parser.add_argument("--out", required=True, help="Output directory (genes.tsv, batches/)")

@@ -20,19 +20,9 @@ log = get_logger(__name__)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from seqgx.cli.predict import add_model_arguments
 
-    add_model_arguments(p)  # the same inputs, model and readout flags as `seqgx predict`
-    p.add_argument("--method", choices=("fast", "full"), default="fast",
-                   help="fast: exact ISM recomputing only the convolutional trunk around each SNV "
-                        "(torch Enformer/oracle); full: whole mutated sequences through any backend")
-    p.add_argument("--allow-full-forward", action="store_true",
-                   help="when fast ISM is not possible (ONNX or bring-your-own model), fall back to "
-                        "full-forward ISM instead of failing")
-    p.add_argument("--gradients", action="store_true",
-                   help="also the input gradient per SNV (grad[alt] - grad[ref]) and the gradient x input "
-                        "track per gene (<gene_id>.gradients.npz; torch backend)")
-    p.add_argument("--tss-window", type=int, default=1000,
-                   help="saturation ISM of every base within N bp each side of the TSS "
-                        "(<gene_id>.saturation.npz; default 1000, 0 = off)")
+    # the same inputs, model and readout flags as `seqgx predict`; ism_method (--method),
+    # allow_full_forward, gradients, tss_window
+    add_model_arguments(p, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
 def attribution_method(args: argparse.Namespace, module: Any) -> str:
     """'fast' or 'full': --method, falling back to full-forward ISM where fast ISM cannot run only when
     --allow-full-forward allows it (else a one-line error saying why)."""
-    if args.method != "fast":
-        return args.method
+    if args.ism_method != "fast":
+        return args.ism_method
     why = _fast_unavailable(args, module)
     if not why:
         return "fast"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seqgx.params import PARAMS_BY_NAME
+from seqgx.params import add_param_arguments
 
 NAME = "merge"
 HELP = ("Concatenate the batches' genes/drivers tables, add BH FDR per readout across all genes; write "
@@ -19,9 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="directory (or files) of <batch>.drivers.tsv (default: beside each genes table)")
     p.add_argument("--annotation", help="annotation (GTF, TSV or genes.tsv) whose gene_name, chrom, tss and "
                                         "strand replace the batches' (e.g. annotation contig names)")
-    fdr_alpha = PARAMS_BY_NAME["fdr_alpha"].default
-    p.add_argument("--fdr-alpha", type=float, default=fdr_alpha,
-                   help=f"significant: fdr < alpha (default {fdr_alpha})")
+    add_param_arguments(p, NAME)  # fdr_alpha, finemapped
     p.add_argument("--attribution", nargs="*",
                    help="two-phase run: directory (or files) of the attribution phase's <batch>.genes.tsv "
                         "(drivers beside them); their rows replace --genes' (phase 1) for the genes "
@@ -31,12 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--costs", nargs="+", metavar="DIR_OR_FILE",
                    help="predictions and ism folders (or their *.reference.json, *.ism.json files): the "
                         "model steps' cost, summed into summary.json")
-    p.add_argument("--motifs", nargs="+", metavar="DIR_OR_FILE",
+    p.add_argument("--motifs", dest="motif_tables", nargs="+", metavar="DIR_OR_FILE",
                    help="the batches' <batch>.driver_motifs.tsv (with seqlets and motif_snvs beside them) of "
                         "'seqgx motifs': merged, tested for motif enrichment around the drivers, and "
                         "summarised in summary.json")
-    p.add_argument("--finemapped", help="fine-mapping table (gene_id; variant_id or chrom,pos,ref,alt; pip; "
-                                        "credible_set): per gene whether its drivers are the causal variants")
     p.add_argument("--out", required=True, help="output directory")
 
 
@@ -53,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
                                            attribution=args.attribution, selection=args.selection,
                                            costs=args.costs, finemapped=args.finemapped)
     paths = write_merged(genes, drivers, summary, args.out)
-    if args.motifs:
+    if args.motif_tables:
         from seqgx.analysis.assess import write_json
         from seqgx.analysis.motifs import run_enrichment
 
-        motifs, motif_paths = run_enrichment(args.motifs, args.out, genes=[paths[0]], alpha=args.fdr_alpha,
-                                              drivers=drivers)
+        motifs, motif_paths = run_enrichment(args.motif_tables, args.out, genes=[paths[0]],
+                                             alpha=args.fdr_alpha, drivers=drivers)
         summary["motifs"] = motifs
         write_json(summary, paths[2])
         paths += motif_paths

@@ -21,7 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from seqgx.analysis import motifs as m
     from seqgx.cli.predict import add_model_arguments
 
-    add_model_arguments(p)  # --haplotypes, --out, --model and the model / readout flags of `seqgx predict`
+    # --haplotypes, --out, --model, the model / readout flags of `seqgx predict`, ism_method (--method),
+    # allow_full_forward, motif_scale, all_drivers, driver_flank, motif_window, seqlet_threshold,
+    # seqlet_min_length
+    add_model_arguments(p, NAME)
     for action in p._actions:  # not needed with --enrichment; checked in run()
         if action.dest in ("haplotypes", "model"):
             action.required = False
@@ -30,27 +33,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drivers", nargs="+", help="drivers.tsv of 'seqgx stats' (the batch's) or 'seqgx merge'")
     p.add_argument("--genes", nargs="+",
                    help="genes.tsv (batch or merged) for each gene's R (the sign split of the summary)")
-    p.add_argument("--motif-scale", choices=tuple(m.CONTEXT_THRESHOLDS), default=m.MOTIF_SCALE,
-                   help="scale of a gene's attribution: 'max' (largest |a| within --motif-window bp of the "
-                        "TSS; thresholds 0.05 0.1 0.2 0.5) or 'sd' (its SD: z-scores; thresholds 1.64 1.96 "
-                        "2.58 3.29)")
-    p.add_argument("--all-drivers", action="store_true",
-                   help="neighbourhood ISM for every driver, not only each gene's main driver")
-    p.add_argument("--driver-flank", type=int, default=m.DRIVER_FLANK,
-                   help=f"bp each side of a driver for its saturation ISM (default {m.DRIVER_FLANK})")
-    p.add_argument("--motif-window", type=int, default=m.MOTIF_WINDOW,
-                   help=f"bp each side of the TSS for the gene's scale and seqlets "
-                        f"(default {m.MOTIF_WINDOW})")
-    p.add_argument("--seqlet-threshold", type=float, default=None,
-                   help=f"|a / scale| of every base of a seqlet (default {m.SEQLET_THRESHOLD['max']} with "
-                        f"max, {m.SEQLET_THRESHOLD['sd']} with sd)")
-    p.add_argument("--seqlet-min-length", type=int, default=m.SEQLET_MIN_LENGTH,
-                   help=f"minimum seqlet length in bp (default {m.SEQLET_MIN_LENGTH})")
-    p.add_argument("--method", choices=("fast", "full"), default="fast",
-                   help="fast: exact ISM recomputing only the convolutional trunk (torch Enformer/oracle); "
-                        "full: whole mutated sequences through any backend")
-    p.add_argument("--allow-full-forward", action="store_true",
-                   help="fall back to full-forward ISM when fast ISM is not possible, instead of failing")
     p.add_argument("--batch-name", help="output name prefix (default: derived from the haplotypes files)")
     p.add_argument("--enrichment", action="store_true",
                    help="merge mode: read --driver-motifs of all batches and test motif enrichment around "
@@ -58,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--driver-motifs", nargs="+",
                    help="with --enrichment: directory (or <batch>.driver_motifs.tsv files, with the "
                         "<batch>.motif_snvs.tsv and <batch>.seqlets.tsv beside them)")
-    p.add_argument("--fdr-alpha", type=float, default=m.ENRICHMENT_ALPHA,
+    p.add_argument("--enrichment-alpha", "--fdr-alpha", dest="enrichment_alpha", type=float,
+                   default=m.ENRICHMENT_ALPHA,
                    help=f"with --enrichment: BH level of an enriched motif (default {m.ENRICHMENT_ALPHA})")
 
 
@@ -72,7 +55,8 @@ def _run_enrichment(args: argparse.Namespace) -> int:
 
     if not args.driver_motifs:
         raise SeqgxError("--enrichment needs --driver-motifs (the directory 'seqgx motifs' wrote per batch)")
-    summary, paths = run_enrichment(args.driver_motifs, args.out, genes=args.genes, alpha=args.fdr_alpha)
+    summary, paths = run_enrichment(args.driver_motifs, args.out, genes=args.genes,
+                                    alpha=args.enrichment_alpha)
     print(json.dumps({"readouts": summary, "outputs": [str(p) for p in paths]}, default=lambda x: None))
     return 0
 

@@ -7,19 +7,13 @@ import argparse
 from seqgx.genome.personalize import personalize_batch
 from seqgx.genome.variants import Policy
 from seqgx.log import get_logger
-from seqgx.params import PARAMS_BY_NAME
+from seqgx.params import PARAMS_BY_NAME, add_param_arguments
 from seqgx.threads import add_threads_argument, set_threads
 
 NAME = "personalize"
 HELP = "Build each sample's two haplotypes (SNVs) per gene of a batch; write <gene_id>.haplotypes.npz"
 
 log = get_logger(__name__)
-
-
-def _param_arg(parser: argparse.ArgumentParser, name: str, **kw) -> None:
-    p = PARAMS_BY_NAME[name]
-    parser.add_argument("--" + name.replace("_", "-"), default=p.default, help=p.help,
-                        choices=p.choices or None, type=p.type, **kw)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the bgzipped, indexed VCF/BCF that holds the batch's chromosome")
     parser.add_argument("--samples", required=True, help="samples.tsv from 'seqgx check-inputs' "
                         "(expression_sample, vcf_sample)")
-    for name in ("ref_mismatch", "unphased", "missing", "phase_seed"):
-        _param_arg(parser, name)
+    add_param_arguments(parser, NAME)
     parser.add_argument("--out", required=True, help="Output directory for <gene_id>.haplotypes.npz")
     add_threads_argument(parser)
 

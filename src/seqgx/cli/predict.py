@@ -9,6 +9,7 @@ from typing import Any
 
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
+from seqgx.params import add_param_arguments
 from seqgx.threads import add_threads_argument, set_threads
 
 NAME = "predict"
@@ -17,50 +18,29 @@ log = get_logger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
-    p.add_argument("--person-combine", choices=("sum", "mean"), default="sum",
-                   help="person value from the two haplotype values (default sum)")
-    p.add_argument("--reference-tracks", action="store_true",
-                   help="also write the reference's values of every track in the readout bins")
+    add_model_arguments(p, NAME)  # with person_combine and reference_tracks
     p.add_argument("--no-dedup", action="store_true",
                    help="predict every sample-haplotype separately (same values; for checks)")
 
 
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    """Inputs, model, backend and readout flags shared by `seqgx predict` and `seqgx ism`."""
+def add_model_arguments(p: argparse.ArgumentParser, step: str) -> None:
+    """Inputs and model flags of the model steps (predict, ism, motifs), then every parameter flag of
+    ``step`` (seqgx.params: backend, device, precision, bins, ..., and the step's own)."""
     p.add_argument("--haplotypes", nargs="+", required=True, help="<gene_id>.haplotypes.npz files")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--model", required=True,
                    help="an .onnx file; 'oracle' (test/demo model); a Hugging Face directory or hub id, "
                         "a state-dict file (.pt/.pth/.safetensors) or 'random' (torch backend)")
     p.add_argument("--hparams", help="Enformer hyper-parameters, JSON or a JSON file (state dicts, 'random')")
-    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
-                   help="auto: onnx for .onnx files, else torch")
-    p.add_argument("--providers", help="ONNX Runtime providers in order, comma list of tensorrt,cuda,cpu "
-                                       "(default: those available, in that order)")
-    p.add_argument("--device", default="auto", help="torch device: auto, cuda or cpu (default auto)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                   help="torch autocast precision (default fp32)")
-    p.add_argument("--allow-cpu-fallback", action="store_true",
-                   help="run on CPU when the requested GPU provider/device is missing, instead of failing")
-    p.add_argument("--track-names", help="TSV of the model's track names (column 'name'), for own models")
     p.add_argument("--tracks", nargs="+", default=None,
                    help="track readouts by index or exact name, 'default' (the model's default), or 'none' "
                         "(default 4980 'CAGE:brain; adult;' for Enformer; every track for models with <= 16 "
                         "tracks)")
-    p.add_argument("--bins", default="centre:3",
-                   help="bins summed by every readout: 'centre:3' (default; 447-449 of 896), 'A-B', 'a,b'")
     p.add_argument("--finetuned-weights", nargs="+",
                    help="weights CSV(s) (tracks,weights; last row offset,<intercept>); several (tissues) are "
                         "named finetuned:<file stem>")
-    p.add_argument("--pseudocount", type=float, default=1.0,
-                   help="pseudocount of the fine-tuned readout's log2(bin-sum + pseudocount) (default 1)")
-    p.add_argument("--batch-size", type=int, default=0, help="sequences per model call, 0 = automatic")
-    p.add_argument("--max-shift", type=int, default=0,
-                   help="ensemble over shifts -K..K bp (default 0: no shift ensemble)")
-    p.add_argument("--reverse-complement", action="store_true",
-                   help="also average the reverse-complement prediction (bins reversed back)")
-    p.add_argument("--seed", type=int, default=0, help="seed of 'random' weights")
+    # model, hparams, tracks and finetuned_weights above: several values or a required input
+    add_param_arguments(p, step, skip=("model", "hparams", "tracks", "finetuned_weights"))
     add_threads_argument(p)
 
 

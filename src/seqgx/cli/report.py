@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from seqgx.params import PARAMS_BY_NAME
+from seqgx.params import PARAMS_BY_NAME, add_param_arguments
 from seqgx.threads import add_threads_argument, available_cpus
 
 NAME = "report"
@@ -31,11 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pipeline_info/run.json of 'seqgx run', or the params file (provenance)")
     p.add_argument("--check", help="check/ folder or check_summary.json of 'seqgx check-inputs' (QC)")
     p.add_argument("--finetune", help="'seqgx finetune' .heldout.tsv or .report.json (Fig 1B)")
-    p.add_argument("--top-genes", type=int, default=DEFAULT_TOP_GENES,
-                   help=f"gene pages for the significant genes with the largest |R|, at most this many "
-                        f"(default {DEFAULT_TOP_GENES})")
-    p.add_argument("--genes", default=DEFAULT_GENES,
-                   help="also a page for these genes: comma-separated ids (with or without version) or names")
+    add_param_arguments(p, NAME)  # report_top_genes (--top-genes), report_genes (--genes)
     p.add_argument("--formats", default="png,svg,pdf",
                    help="files of each cohort figure, comma-separated png, svg, pdf (default png,svg,pdf)")
     p.add_argument("--gene-formats", default="png,svg,pdf",
@@ -61,17 +57,17 @@ def run(args: argparse.Namespace) -> int:
     from seqgx.report.inputs import load_inputs
     from seqgx.report.render import build_report
 
-    if args.top_genes < 0:
-        raise SeqgxError(f"--top-genes must be >= 0, got {args.top_genes}")
+    if args.report_top_genes < 0:
+        raise SeqgxError(f"--report-top-genes must be >= 0, got {args.report_top_genes}")
     formats, gene_formats = _formats(args.formats, "--formats"), _formats(args.gene_formats, "--gene-formats")
     if not args.results and not args.out:
         raise SeqgxError("--out is required without --results; name the report folder to write")
     out = Path(args.out) if args.out else Path(args.results) / "report"
     inputs = load_inputs(args.results, args.assessment, args.stats, args.ism, args.run_info, args.check,
                          args.finetune)
-    genes = [g for g in (args.genes or "").split(",") if g.strip()]
+    genes = [g for g in (args.report_genes or "").split(",") if g.strip()]
     processes = args.threads or min(available_cpus(), 4)
-    result = build_report(inputs, out, args.top_genes, genes, processes=processes,
+    result = build_report(inputs, out, args.report_top_genes, genes, processes=processes,
                           formats=formats, gene_formats=gene_formats)
     print(json.dumps({"report": str(result.out / "index.html"), "index_bytes": result.index_bytes,
                       "gene_pages": len(result.gene_pages), "figures": result.figures,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seqgx.params import PARAMS_BY_NAME
+from seqgx.params import add_param_arguments
 from seqgx.threads import add_threads_argument, set_threads
 from seqgx.tissues import DEFAULT_TISSUE
 
@@ -32,20 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--readouts", nargs="+",
                    help="this tissue's readouts of the predictions: track indices or names, 'default', "
                         "fine-tuned weights files (default: every readout predicted)")
-    p.add_argument("--finemapped", help="fine-mapping table: annotate drivers with the causal variants "
-                                        "(credible set, LD r^2 in the cohort)")
-    p.add_argument("--predictdb", help="PredictDB SQLite model (table 'weights') for the PrediXcan baseline")
     p.add_argument("--vcf", help="cohort VCF, to use PredictDB weights at SNVs outside the gene's window")
-    p.add_argument("--null-test", choices=PARAMS_BY_NAME["null_test"].choices, default="empirical",
-                   help="'empirical' (p from the null draws; default) or 'paper' (the published t test)")
-    p.add_argument("--null-draws", type=int, default=None,
-                   help="random SNV-weight models per gene for the null (default: 50 for the 'paper' "
-                        "test as published, 1000 for 'empirical')")
-    p.add_argument("--seed", type=int, default=0, help="seed of the null draws and cross-validation")
-    p.add_argument("--min-samples", type=int, default=20,
-                   help="minimum samples with prediction and expression (default 20)")
-    p.add_argument("--elastic-net-baseline", action="store_true",
-                   help="also fit an elastic net on the cohort's own genotypes (nested CV) per gene")
+    add_param_arguments(p, NAME)  # finemapped, predictdb, the null test, seed, min_samples, elastic net
     p.add_argument("--batch-name", help="output name prefix (default: derived from the haplotypes files)")
     p.add_argument("--out", required=True, help="output directory")
     add_threads_argument(p)

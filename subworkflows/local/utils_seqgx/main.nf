@@ -11,7 +11,8 @@
  * same schema is checked here: required, type, enum, minimum, pattern and files that must exist.
  */
 def validateSeqgxParams(schemaFile, workflowMeta) {
-    // expressionProblems: a rule across two parameters, checked after the schema's own
+    // Rules across parameters (exactly one of expression and tissues, ...) are seqgx.params', checked
+    // by the PLAN process (seqgx plan) as `seqgx run` checks them.
     if (nextflow.plugin.Plugins.isStarted('nf-schema')) {
         // The plugin's functions are loaded only when the plugin is there, so that an offline run
         // (no plugin) still parses this file; include {..} from 'plugin/nf-schema' cannot be optional.
@@ -20,13 +21,9 @@ def validateSeqgxParams(schemaFile, workflowMeta) {
         def meta = nextflow.script.ScriptMeta.current()
         meta.getComponent('validateParameters').invoke_a([].toArray())
         log.info meta.getComponent('paramsSummaryLog').invoke_a([workflowMeta].toArray()).toString()
-        def either = expressionProblems(params)
-        if (either) {
-            error("Invalid parameters:\n  " + either.join('\n  '))
-        }
         return
     }
-    def problems = schemaProblems(params, schemaFile) + expressionProblems(params)
+    def problems = schemaProblems(params, schemaFile)
     if (problems) {
         error("Invalid parameters (checked against ${schemaFile.name}):\n  " + problems.join('\n  '))
     }
@@ -34,16 +31,6 @@ def validateSeqgxParams(schemaFile, workflowMeta) {
     def changed = params.findAll { k, v -> defaults.containsKey(k) && v != defaults[k] }
     log.info "seqgx parameters (schema-checked without nf-schema; not at their default):\n" +
         changed.collect { k, v -> "  ${k}: ${v}" }.join('\n')
-}
-
-/* Exactly one of --expression and --tissues (as seqgx.params.validate_params checks). */
-def expressionProblems(Map values) {
-    def given = ['expression', 'tissues'].findAll { values[it] }
-    if (given.size() == 1) {
-        return []
-    }
-    return ["give exactly one of --expression (one tissue) and --tissues (a samplesheet of tissues); " +
-            (given ? 'both are given' : 'neither is given')]
 }
 
 def schemaProperties(schemaFile) {
@@ -176,7 +163,8 @@ def cohortVcfs(String spec) {
             file(path, checkIfExists: true)
         }
     } else if (spec.contains('*') || spec.contains('?') || spec.contains('[')) {
-        vcfs = files(spec).sort { it.name }
+        // the indexes a glob also matches are not VCFs (as seqgx.genome.variants.resolve_vcfs)
+        vcfs = files(spec).findAll { !(it.name ==~ /.*\.(tbi|csi)$/) }.sort { it.name }
         if (!vcfs) {
             error("No VCF matches '${spec}'; check the pattern (quote it on the command line)")
         }
@@ -205,107 +193,16 @@ def geneOf(path) {
     return path.name.replaceFirst(/\.(haplotypes\.npz|predictions\.tsv|reference\.json|reference_tracks\.tsv)$/, '')
 }
 
-/*
- * The run's tissues, each [name, expression file, covariates file or [], readout items]: the rows of the
- * --tissues samplesheet (paths relative to its folder, as for the VCF samplesheet; seqgx check-inputs
- * checks the files' contents), or the one tissue 'default' of --expression and --covariates (readout
- * items null: the run's --tracks and --finetuned_weights as they are).
- */
-def seqgxTissues(projectDirectory) {
-    if (!params.tissues) {
-        return [['default', file(params.expression, checkIfExists: true), optionalFile(params.covariates), null]]
-    }
-    def sheet = file(params.tissues.toString(), checkIfExists: true)
-    def rows = sheet.splitCsv(header: true)
-    if (!rows || !rows[0].containsKey('tissue') || !rows[0].containsKey('expression')) {
-        error("tissues samplesheet '${sheet}': the header needs columns tissue,expression(,covariates,readouts)")
-    }
-    def withSemicolon = trackNamesWithSemicolon(projectDirectory)
-    def seen = [:]
-    def basenames = [:]
-    return rows.withIndex().collect { row, i ->
-        def where = "tissues samplesheet '${sheet}' line ${i + 2}"
-        def name = (row.tissue ?: '').trim()
-        if (!(name ==~ /[A-Za-z0-9_-]+/)) {
-            error("${where}: tissue '${name}' is not valid; name the tissue (letters, digits, '_', '-')")
-        }
-        if (seen.containsKey(name.toLowerCase())) {
-            error("${where}: tissue '${name}' is listed twice (also line ${seen[name.toLowerCase()]}); give each tissue one row with a unique name")
-        }
-        seen[name.toLowerCase()] = i + 2
-        def expression = file(sheetPath(sheet, (row.expression ?: '').trim()), checkIfExists: true)
-        def covariates = row.covariates?.trim() ? file(sheetPath(sheet, row.covariates.trim()), checkIfExists: true) : []
-        // Every tissue's files are staged together into CHECK_INPUTS and GENES: their names must differ.
-        [expression, covariates].findAll { it }.each { f ->
-            if (basenames.containsKey(f.name)) {
-                error("${where}: file name '${f.name}' is also used on line ${basenames[f.name]}; give each tissue's files distinct names")
-            }
-            basenames[f.name] = i + 2
-        }
-        def items = splitReadouts((row.readouts ?: '').trim(), withSemicolon).collect { item ->
-            item.toLowerCase().endsWith('.csv') ? file(sheetPath(sheet, item), checkIfExists: true) : item
-        }
-        [name, expression, covariates, items]
-    }
-}
-
-/* Enformer's track names that contain ';' (e.g. 4980 'CAGE:brain; adult;'), longest first. */
-def trackNamesWithSemicolon(projectDirectory) {
-    def table = file("${projectDirectory}/src/seqgx/data/human_tracks.tsv")
-    return table.readLines().drop(1).collect { it.split('\t', 2)[1] }.findAll { it.contains(';') }
-        .sort { -it.length() }
-}
-
-/* A path of a samplesheet: relative ones are relative to the sheet's folder. */
-def sheetPath(sheet, String value) {
-    return value.startsWith('/') || value.contains('://') ? value : "${sheet.parent}/${value}"
-}
-
-/* A readouts cell split on ';', never inside a track name that contains ';' (seqgx.tissues.readout_items). */
-def splitReadouts(String text, List names) {
-    def rest = text.replaceAll(/^[ ;]+/, '')
-    if (!rest) {
-        return []
-    }
-    def name = names.find { n ->
-        rest.startsWith(n) && (n.endsWith(';') || rest.substring(n.length()).trim().take(1) in ['', ';'])
-    }
-    if (name != null) {
-        return [name] + splitReadouts(rest.substring(name.length()), names)
-    }
-    def cut = rest.indexOf(';')
-    return cut < 0 ? [rest.trim()] : [rest.substring(0, cut).trim()] + splitReadouts(rest.substring(cut + 1), names)
-}
-
-/* A tissue's readout items: its own, or the run's (--tracks or the model's default, --finetuned_weights). */
-def readoutItems(tissue, List defaultItems) {
-    return tissue[3] ?: defaultItems
-}
-
-/* A value as one single-quoted shell word (track names may hold spaces, ';' and quotes). */
-def shellWord(value) {
-    return "'" + value.toString().replace("'", "'\\''") + "'"
-}
-
-/* The tissue a STATS table belongs to: the prefix of its name with tissues ('brain.chr1_1.genes.tsv'). */
-def tissueOf(path) {
-    return params.tissues ? path.name.tokenize('.')[0] : 'default'
-}
-
-/* The batch of a STATS table: its name without the tissue prefix and the suffix. */
-def batchOfTable(path, String suffix) {
-    def name = path.name - suffix
-    return params.tissues ? name.substring(name.indexOf('.') + 1) : name
-}
-
-/* STATS tables as [tissue, tables sorted by name]: the same order, so -resume, in every run. */
+/* STATS tables ([meta, table]) as [tissue meta, its tables sorted by name]: the same order, so -resume,
+ * in every run. The tissue comes from the task's meta map, never from a file name. */
 def byTissue(tables) {
-    return tables.map { f -> [tissueOf(f), f] }.groupTuple().map { k, fs -> [k, fs.sort { it.name }] }
+    return tables.map { meta, f -> [[id: meta.tissue, tissue: meta.tissue, samplesheet: meta.samplesheet], f] }
+        .groupTuple().map { k, fs -> [k, fs.sort { it.name }] }
 }
 
-/* ATTRIBUTION_STATS tables as [batch, every tissue's tables of it, sorted by name]. */
-def byBatch(tables, String suffix) {
-    return tables.map { f -> [batchOfTable(f, suffix), f] }.groupTuple().map { k, fs -> [k, fs.sort { it.name }] }
+/* ATTRIBUTION_STATS tables ([meta, table]) as [batch, every tissue's tables of it, sorted by name]. */
+def byBatch(tables) {
+    return tables.map { meta, f -> [meta.batch, f] }.groupTuple().map { k, fs -> [k, fs.sort { it.name }] }
 }
 
 /*
