@@ -124,15 +124,17 @@ workflow {
                                  : batches.map { id, _batch, _vcf, _index -> [id, [], []] }
     // A batch of a tissue: meta.id names its tables (<tissue>.<batch> with a samplesheet, where every
     // tissue's tables of a batch meet in one task), meta.batch and meta.tissue say what they are.
-    batchOfTissue = { id, haplotypes, predictions, ism, vcf, index, tissue, expression, covariates ->
-        [tissue + [id: tissue.samplesheet ? "${tissue.tissue}.${id}" : id, batch: id],
-         haplotypes, predictions, ism, vcf, index, expression, covariates]
-    }
+    // meta.publish_dir: where the task publishes its tables (stats/<tissue> with a samplesheet).
+    batchOfTissue = { String root -> { id, haplotypes, predictions, ism, vcf, index, tissue, tissue_expression, tissue_covariates ->
+        [tissue + [id: tissue.samplesheet ? "${tissue.tissue}.${id}" : id, batch: id,
+                   publish_dir: tissue.samplesheet ? "${root}/${tissue.tissue}" : root],
+         haplotypes, predictions, ism, vcf, index, tissue_expression, tissue_covariates]
+    } }
     per_batch = PERSONALIZE.out.haplotypes
         .join(PREDICT.out.predictions)
         .map { id, haplotypes, predictions -> [id, haplotypes, predictions, []] }
         .join(batch_vcf)
-    STATS(per_batch.combine(tissue_ch).map(batchOfTissue), predictdb, finemapped)
+    STATS(per_batch.combine(tissue_ch).map(batchOfTissue.call('stats')), predictdb, finemapped)
     // Sorted by file name (the batch), so collected inputs, and so the tables, come in the same order in
     // every run, and -resume finds them unchanged and reuses the task.
     def by_name = { a, b -> a.name <=> b.name }
@@ -171,7 +173,7 @@ workflow {
         : attribution_batches.map { batch -> [batch.baseName, [], []] }
     ATTRIBUTION_STATS(
         attribution_haplotypes.join(attribution_predictions).join(ISM.out.ism).join(attribution_vcf)
-            .combine(tissue_ch).map(batchOfTissue),
+            .combine(tissue_ch).map(batchOfTissue.call('attribution/stats')),
         predictdb, finemapped)
 
     // Motifs around the selected genes' drivers, when the plan says so (asked for, and tss_window > 0

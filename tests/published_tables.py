@@ -7,7 +7,8 @@ Each run (``seqgx run`` and ``nextflow run`` of main.nf, offline, no containers)
 (tests/data/cohort) with: the one-tissue params, the two-tissue samplesheet, and one-tissue with
 covariates, fine-mapping, gradients and the elastic net. Every table (.tsv) and JSON file the run
 publishes is hashed (sha256), except what records when or where it ran: pipeline_info/, HTML and images,
-and in JSON the keys that hold times or work-folder paths. Paths are written relative to the outdir.
+and in JSON the keys that hold times or work-folder paths; an absolute path in a JSON string or a TSV
+cell counts by its file name. Paths are written relative to the outdir.
 ``--compare`` prints every file that differs, is missing or is new and exits 1 if any.
 
 Run it under one BLAS kernel for both fingerprints (OPENBLAS_CORETYPE as the environment sets it).
@@ -49,10 +50,22 @@ def _clean(value: object, roots: list[str]) -> object:
     if isinstance(value, list):
         return [_clean(v, roots) for v in value]
     if isinstance(value, str):
-        for root in roots:
-            value = value.replace(root, "<root>")
-        return value
+        return _where_free(value, roots)
     return value
+
+
+def _where_free(text: str, roots: list[str]) -> str:
+    """A value without the folder it ran in: an absolute path becomes its file name (a Nextflow task
+    stages inputs in a work folder named by the task's hash, which changes with the script)."""
+    for root in roots:
+        text = text.replace(root, "<root>")
+    return Path(text).name if text.startswith(("/", "<root>/")) else text
+
+
+def _tsv_where_free(data: bytes, roots: list[str]) -> bytes:
+    """A TSV with each cell made free of where it ran (seqgx.check's vcfs.tsv lists VCF paths)."""
+    lines = data.decode().split("\n")
+    return "\n".join("\t".join(_where_free(c, roots) for c in line.split("\t")) for line in lines).encode()
 
 
 def fingerprint(outdir: Path, roots: list[str]) -> dict[str, str]:
@@ -65,6 +78,8 @@ def fingerprint(outdir: Path, roots: list[str]) -> dict[str, str]:
         data = f.read_bytes()
         if f.suffix == ".json":
             data = json.dumps(_clean(json.loads(data), roots), sort_keys=True).encode()
+        elif f.suffix == ".tsv":
+            data = _tsv_where_free(data, roots)
         out[str(rel)] = hashlib.sha256(data).hexdigest()
     return out
 

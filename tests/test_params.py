@@ -19,7 +19,7 @@ from seqgx.plan import PLAN_READS, make_plan
 REPO = Path(__file__).resolve().parents[1]
 STEPS = list(STEP_PROCESSES)
 # What only Nextflow knows and a module may read: none (publishing and resources are config's).
-NEXTFLOW_ONLY: set[str] = set()
+NEXTFLOW_ONLY = {"outdir"}   # publishing: STATS publishes from its module (meta.publish_dir)
 INPUTS = {"fasta": "f", "vcf": "v", "annotation": "a", "expression": "e"}
 
 

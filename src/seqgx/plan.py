@@ -153,7 +153,9 @@ def make_plan(params: dict, check_files: bool = True,
         "motifs": runs_motifs(params),
         "model_flags": {
             "export-onnx": [*_model_flags(params, named), "--precision", export_precision(params)],
-            "predict": [*_model_flags(params, named), "--backend", params["backend"], *readouts],
+            # exported once (export_onnx): predict runs the exported file, which each runner names
+            "predict": [*_model_flags(params, None if needs_export(params) else named),
+                        "--backend", params["backend"], *readouts],
             "ism": [*_model_flags(params, named), "--backend", attribution["backend"], *readouts,
                     *attribution["ism_flags"]],
             "motifs": [*_model_flags(params, named), "--backend", attribution["backend"], *readouts,

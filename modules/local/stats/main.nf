@@ -1,6 +1,10 @@
 process STATS {
     tag "${meta.id}"
     label 'process_low'
+    // stats/<meta.id>.* -> <meta.publish_dir>/<meta.batch>.* (here, not in conf/modules.config: the
+    // config linter knows no task inputs)
+    publishDir path: { "${params.outdir}/${meta.publish_dir}" }, mode: 'copy', pattern: 'stats/*',
+               saveAs: { f -> meta.batch + f.substring("stats/${meta.id}".length()) }
 
     input:
     // One batch for one tissue. meta: id (the tables' name: <tissue>.<batch> with a tissues samplesheet,
