@@ -60,6 +60,7 @@ def test_process_conventions(module: Path) -> None:
     assert "versions.yml" in blocks["output"]
     used = re.findall(r"seqgx ([a-z][a-z-]+)", blocks["script"])
     assert used and set(used) <= _subcommands(), used
-    main_nf = (REPO / "main.nf").read_text()
-    assert f"include {{ {proc.name}" in main_nf.replace("  ", " ") or re.search(
-        rf"include\s*{{\s*{proc.name}\s*}}", main_nf), f"{proc.name} not included in main.nf"
+    # included by the pipeline (workflows/seqgx.nf) or one of its subworkflows
+    workflows = "\n".join(p.read_text() for p in [REPO / "workflows" / "seqgx.nf",
+                                                  *(REPO / "subworkflows" / "local").glob("*/main.nf")])
+    assert re.search(rf"include\s*{{\s*{proc.name}\s*}}", workflows), f"no workflow includes {proc.name}"

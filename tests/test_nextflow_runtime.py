@@ -59,12 +59,17 @@ def _ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def _task_dirs(work: Path, process: str) -> list[Path]:
     """Work directories of the tasks of one process (named in the header of each task's .command.run)."""
-    header = re.compile(rf"^### name: '{process}( \(|')", re.M)
+    header = re.compile(rf"^### name: '(\w+:)*{process}( \(|')", re.M)  # SEQGX:ATTRIBUTION:ISM (...)
     return sorted(p.parent for p in work.glob("*/*/.command.run") if header.search(p.read_text()))
 
 
 def _trace(outdir: Path) -> pd.DataFrame:
     return pd.read_csv(outdir / "pipeline_info" / "trace.txt", sep="\t")
+
+
+def _process_names(trace: pd.DataFrame) -> pd.Series:
+    """Each task's process, without its workflow path (SEQGX:ATTRIBUTION:ISM (chr1_1) -> ISM)."""
+    return trace["name"].str.split(" ").str[0].str.split(":").str[-1]
 
 
 PROCESSES = {"PLAN", "CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "STATS", "ATTRIBUTION_GENES", "ISM",
@@ -81,8 +86,15 @@ def test_stub_run_wires_every_process(version: str, tmp_path: Path) -> None:
                  "--model", "EleutherAI/enformer-official-rough", "--backend", "onnx",
                  "--hparams", str(hparams), cwd=tmp_path, version=version))
     trace = _trace(tmp_path / "results")
-    names = trace["name"].str.split(" ").str[0]
+    names = _process_names(trace)
     assert set(names) == PROCESSES | {"FETCH_MODEL", "EXPORT_ONNX"}
+    # the layout: the model in PREPARE_MODEL, phase 2 in ATTRIBUTION, the rest in SEQGX
+    paths = trace["name"].str.split(" ").str[0].str.rsplit(":", n=1).str[0]
+    workflows = dict(zip(names, paths, strict=True))
+    phase2 = {"ATTRIBUTION_GENES", "ISM", "ATTRIBUTION_STATS", "MOTIFS"}
+    assert workflows["FETCH_MODEL"] == workflows["EXPORT_ONNX"] == "SEQGX:PREPARE_MODEL"
+    assert {workflows[n] for n in phase2} == {"SEQGX:ATTRIBUTION"}
+    assert {workflows[n] for n in PROCESSES - phase2} == {"SEQGX"}
     assert (names == "FETCH_MODEL").sum() == 1 and (names == "EXPORT_ONNX").sum() == 1
     assert (trace["status"] == "COMPLETED").all()
     for name in ("genes.tsv", "drivers.tsv", "summary.json"):
@@ -203,7 +215,7 @@ def test_resume_reuses_every_task(pipeline_run: Path) -> None:
     _pipeline("--outdir", "results", "-resume", cwd=pipeline_run)
     trace = _trace(pipeline_run / "results")
     assert set(trace["status"]) == {"CACHED"}, trace[["name", "status"]]
-    assert "MERGE (default)" in set(trace["name"])  # the one tissue of --expression
+    assert "SEQGX:MERGE (default)" in set(trace["name"])  # the one tissue of --expression
 
 
 def test_resume_with_a_new_selection_reruns_only_what_changed(pipeline_run: Path) -> None:
@@ -217,12 +229,12 @@ def test_resume_with_a_new_selection_reruns_only_what_changed(pipeline_run: Path
     trace = _trace(pipeline_run / "results_list")
     status = dict(zip(trace["name"], trace["status"], strict=True))
     for name, state in status.items():
-        process = name.split(" ")[0]
+        process = name.split(" ")[0].split(":")[-1]
         if process in ("CHECK_INPUTS", "GENES", "PERSONALIZE", "PREDICT", "STATS"):
             assert state == "CACHED", name
-    assert status["ISM (attribution_chr1_1)"] == "CACHED"
-    assert status["ISM (attribution_chr2_1)"] == "COMPLETED"
-    assert status["ATTRIBUTION_GENES"] == "COMPLETED"
+    assert status["SEQGX:ATTRIBUTION:ISM (attribution_chr1_1)"] == "CACHED"
+    assert status["SEQGX:ATTRIBUTION:ISM (attribution_chr2_1)"] == "COMPLETED"
+    assert status["SEQGX:ATTRIBUTION:ATTRIBUTION_GENES"] == "COMPLETED"
     genes = pd.read_csv(pipeline_run / "results_list" / "assessment" / "genes.tsv", sep="\t")
     assert (genes.loc[genes["gene_name"] == "SIMG4", "attribution_status"] == "computed").all()
 
@@ -360,7 +372,7 @@ def test_tissues_with_the_onnx_backend(tissues_seqgx_run: Path, tmp_path: Path) 
     _ok(nextflow("run", str(REPO), "-profile", "test", "--outdir", "results", "-params-file", "params.json",
                  cwd=tmp_path))
     trace = _trace(tmp_path / "results")
-    count = trace["name"].str.split(" ").str[0].value_counts()
+    count = _process_names(trace).value_counts()
     assert count["EXPORT_ONNX"] == 1
     assert count["PERSONALIZE"] == count["PREDICT"] == 2 and count["STATS"] == 4
     assert count["MERGE"] == count["REPORT"] == 2

@@ -187,6 +187,24 @@ def vcfFileOfContig(table) {
     return table.splitCsv(header: true, sep: '\t').collectEntries { [(it.vcf_contig): file(it.vcf).name] }
 }
 
+/* The [vcf, index] a batch's task stages: the VCF of the batch's chromosome (check/vcfs.tsv), any file
+ * when the chromosome has no VCF records (personalize then finds no variants). */
+def vcfOfBatch(batch, vcf_table, List vcfs) {
+    def by_name = vcfs.collectEntries { [(it[0].name): it] }
+    return by_name[vcfFileOfContig(vcf_table)[batchVcfContig(batch)] ?: vcfs[0][0].name]
+}
+
+/* A batch of a tissue for STATS / ATTRIBUTION_STATS: [id, haplotypes, predictions, ism, vcf, index,
+ * tissue meta, expression, covariates] as [meta, ...]. meta.id names its tables (<tissue>.<batch> with a
+ * samplesheet, where every tissue's tables of a batch meet in one task), meta.batch and meta.tissue say
+ * what they are, meta.publish_dir where they are published (<root>/<tissue> with a samplesheet). */
+def batchOfTissue(String root, List row) {
+    def (id, haplotypes, predictions, ism, vcf, index, tissue, expression, covariates) = row
+    return [tissue + [id: tissue.samplesheet ? "${tissue.tissue}.${id}" : id, batch: id,
+                      publish_dir: tissue.samplesheet ? "${root}/${tissue.tissue}" : root],
+            haplotypes, predictions, ism, vcf, index, expression, covariates]
+}
+
 /* The gene id of a per-gene file (<gene_id>.haplotypes.npz, .predictions.tsv, .reference.json, ...):
  * gene ids hold dots (versions), so the known suffixes are removed, not everything after a dot. */
 def geneOf(path) {
