@@ -32,6 +32,7 @@ from seqgx.io import (
     require_file,
 )
 from seqgx.log import get_logger
+from seqgx.tables import NA_VALUES
 
 log = get_logger(__name__)
 
@@ -81,7 +82,7 @@ def fasta_contigs(fasta: Path) -> list[str]:
     return list(fasta_lengths(fasta))
 
 
-_NA_VALUES = ["NA", "NaN", "nan", ""]
+_NA_VALUES = list(NA_VALUES)  # the NA spellings of seqgx.tables (pandas' own as well here)
 # tensorQTL phenotype BED: '#chr start end phenotype_id' then samples (GTEx writes gene_id).
 _BED_SUFFIXES = (".bed", ".bed.gz")
 _BED_HEADER_FIX = ("write the header '#chr<TAB>start<TAB>end<TAB>phenotype_id' then one column per sample "

@@ -29,6 +29,7 @@ from seqgx.errors import SeqgxError
 from seqgx.genome.genes import strip_version
 from seqgx.io import require_file
 from seqgx.log import get_logger
+from seqgx.tables import as_tristate
 
 log = get_logger(__name__)
 
@@ -281,14 +282,7 @@ def annotate_drivers(drivers: pd.DataFrame, variants: pd.DataFrame, dosage: np.n
 
 def _tristate(s: pd.Series) -> np.ndarray:
     """A boolean column as built or read back (bools, true/false words, 1/0, NA) -> 1.0 / 0.0 / NaN."""
-    def one(v: Any) -> float:
-        if v is None or v is pd.NA or (isinstance(v, float | np.floating) and math.isnan(v)):
-            return math.nan
-        if isinstance(v, bool | np.bool_):
-            return 1.0 if v else 0.0
-        w = str(v).strip().lower()
-        return 1.0 if w in ("true", "1", "1.0") else 0.0 if w in ("false", "0", "0.0") else math.nan
-    return np.array([one(v) for v in s], dtype=float)
+    return as_tristate(pd.Series(s)).to_numpy(copy=True)
 
 
 def gene_finemap_columns(genes: pd.DataFrame, drivers: pd.DataFrame, finemapped: pd.DataFrame,

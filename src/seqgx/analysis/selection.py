@@ -20,6 +20,7 @@ from seqgx.errors import SeqgxError
 from seqgx.genome.genes import split_batches, strip_version
 from seqgx.io import atomic_output, require_file
 from seqgx.log import get_logger
+from seqgx.tables import FALSE_WORD, TRUE_WORD
 
 log = get_logger(__name__)
 
@@ -132,8 +133,6 @@ def phase2_batches(selection: pd.DataFrame, windows: pd.DataFrame, genes_per_bat
 def write_selection(selection: pd.DataFrame, batches: dict[str, pd.DataFrame], out_dir: str | Path
                     ) -> list[Path]:
     """``attribution_genes.tsv`` and ``batches/<name>.tsv`` under ``out_dir``."""
-    from seqgx.analysis.assess import FALSE_WORD, TRUE_WORD
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     batch_of = {g: name for name, t in batches.items() for g in t["gene_id"]}
@@ -161,5 +160,5 @@ def read_selection(path: str | Path) -> pd.DataFrame:
     if lacking:
         raise SeqgxError(f"attribution genes table '{path}' lacks column '{lacking[0]}'; pass the file "
                          f"'seqgx attribution-genes' wrote")
-    t["selected"] = t["selected"].astype(str).str.lower().isin(["true", "1"])
+    t["selected"] = t["selected"].astype(str).str.lower().isin([TRUE_WORD, "1"])
     return t

@@ -41,6 +41,7 @@ from scipy import stats as sps
 from seqgx.analysis import linalg
 from seqgx.errors import SeqgxError
 from seqgx.io import atomic_output
+from seqgx.tables import GENE_FIELDS  # the columns gene_statistics fills (genes.tsv)
 from seqgx.threads import available_cpus, configured_threads
 
 NULL_TESTS = ("empirical", "paper")
@@ -48,11 +49,6 @@ DEFAULT_NULL_DRAWS = 1000
 DEFAULT_PAPER_DRAWS = 50
 DRIVER_MIN_INCREASE = 0.05
 DRIVER_ALPHA = 0.01
-
-#: Columns of genes.tsv that :func:`gene_statistics` fills, in output order.
-GENE_FIELDS = ("n_samples", "n_snvs", "n_covariates", "obs_mean", "obs_sd", "pred_mean", "pred_sd", "r",
-               "r_pvalue", "spearman", "null_mean", "null_sd", "null_draws", "null_t", "null_p", "approx_r",
-               "approx_obs_r", "grad_approx_r", "grad_ism_r", "n_drivers", "status")
 
 #: Columns of the table :func:`forward_drivers` returns.
 DRIVER_FIELDS = ("variant_index", "ism", "rank", "frac", "frac_increase", "driver_r", "driver_p",

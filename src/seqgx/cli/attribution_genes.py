@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.analysis.assess import merge_tables
+    from seqgx.analysis.merge import merge_tables
     from seqgx.analysis.selection import phase2_batches, read_gene_names, select_genes, write_selection
     from seqgx.genome.genes import read_batch
     from seqgx.log import get_logger

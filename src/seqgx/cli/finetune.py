@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.analysis.assess import finetune, write_finetune
+    from seqgx.analysis.finetune import finetune, write_finetune
 
     set_threads(args.threads)  # BLAS/OpenMP of the elastic net
     names, weights, intercept, report, heldout = finetune(

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import shutil
 
-    from seqgx.analysis.assess import merge_tables, write_merged
+    from seqgx.analysis.merge import merge_tables, write_merged
     from seqgx.errors import SeqgxError
     from seqgx.io import atomic_output
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                                            costs=args.costs, finemapped=args.finemapped)
     paths = write_merged(genes, drivers, summary, args.out)
     if args.motif_tables:
-        from seqgx.analysis.assess import write_json
+        from seqgx.analysis.merge import write_json
         from seqgx.analysis.motifs import run_enrichment
 
         motifs, motif_paths = run_enrichment(args.motif_tables, args.out, genes=[paths[0]],

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.analysis.assess import StatsOptions, assess_batch, default_batch_name, write_batch
+    from seqgx.analysis.batch_stats import StatsOptions, assess_batch, default_batch_name, write_batch
 
     set_threads(args.threads)  # BLAS and the null-draw pool
     opts = StatsOptions(null_test=args.null_test, null_draws=args.null_draws, seed=args.seed,

@@ -25,6 +25,7 @@ from matplotlib.path import Path
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D
 
+from seqgx import tables
 from seqgx.report.genedata import GeneData
 
 SIG_POS, SIG_NEG, NOT_SIG = "#c0392b", "#2e6fbd", "#b8b8b8"
@@ -83,15 +84,12 @@ def _num(s: pd.Series | np.ndarray) -> np.ndarray:
 
 def as_bool(s: pd.Series) -> np.ndarray:
     """A boolean column as read from a table (bools, true/false words in any case, 1/0); unknown is False."""
-    words = pd.Series(s).astype(str).str.strip().str.lower()
-    return words.isin(["true", "1", "1.0"]).to_numpy()
+    return tables.as_bool(pd.Series(s)).to_numpy()
 
 
 def tristate(s: pd.Series) -> np.ndarray:
     """A true/false/NA column (``supported``) as 1.0 / 0.0 / NaN, whether read as bools, words or numbers."""
-    words = pd.Series(s).astype(str).str.strip().str.lower().to_numpy()
-    return np.where(np.isin(words, ["true", "1", "1.0"]), 1.0,
-                    np.where(np.isin(words, ["false", "0", "0.0"]), 0.0, np.nan))
+    return tables.as_tristate(pd.Series(s)).to_numpy(copy=True)
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

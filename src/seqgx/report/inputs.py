@@ -20,6 +20,7 @@ from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
 from seqgx.report.genedata import SUFFIX as GENEDATA_SUFFIX
 from seqgx.report.genedata import GeneDataStore
+from seqgx.tables import read_tsv
 
 log = get_logger(__name__)
 
@@ -83,8 +84,7 @@ def _files(items: Sequence[str | os.PathLike] | None, suffixes: Sequence[str]) -
 def read_table(path: Path, what: str, fix: str, text: Sequence[str] = GENE_TEXT_COLUMNS) -> pd.DataFrame:
     """A seqgx TSV: NA for missing, the ``text`` columns kept as text."""
     try:
-        t = pd.read_csv(path, sep="\t", na_values=["NA", "NaN", "nan", ""], keep_default_na=False,
-                        dtype={c: str for c in text}, low_memory=False)
+        t = read_tsv(path, dtype={c: str for c in text}, low_memory=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SeqgxError(f"{what} '{path}' cannot be read as a tab-separated table "
                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); {fix}") from None

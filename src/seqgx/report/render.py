@@ -38,6 +38,7 @@ from seqgx.log import get_logger  # noqa: E402
 from seqgx.report import figures as F  # noqa: E402
 from seqgx.report.genedata import GeneData  # noqa: E402
 from seqgx.report.inputs import ReportInputs, finite_or_none, load_npz  # noqa: E402
+from seqgx.tables import FALSE_SPELLINGS, TRUE_SPELLINGS  # noqa: E402
 
 log = get_logger(__name__)
 
@@ -721,7 +722,7 @@ def render_gene_page(p: GenePayload) -> tuple[str, dict[str, bytes], int]:
 def _fmt_cell(column: str, v: Any) -> str:
     if column in ("is_main", "significant", "supported", "in_seqlet"):
         s = str(v).strip().lower()
-        return "yes" if s in ("true", "1", "1.0") else "no" if s in ("false", "0", "0.0") else "NA"
+        return "yes" if s in TRUE_SPELLINGS else "no" if s in FALSE_SPELLINGS else "NA"
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "NA"
     if isinstance(v, float | np.floating):
