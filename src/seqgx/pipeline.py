@@ -169,7 +169,8 @@ def _attribution_genes(p: dict, out: Path) -> list[list[str]]:
 
 
 def _attribution_weights(p: dict) -> str:
-    """The weights ISM and the motif step use (seqgx.plan.attribution_model)."""
+    """The weights ISM and the motif step use (seqgx.plan.attribution_model); a warning when they are an
+    ONNX model (the plan's ``ism_onnx``, decided by seqgx.model.build.ism_method_of)."""
     plan = _plan(p)
     if plan["ism_onnx"]:
         log.warning("ISM of the ONNX model '%s' recomputes the whole model for every SNV; give its torch "

@@ -94,15 +94,19 @@ def attribution_model(params: dict) -> dict[str, Any]:
 
     ``source``: 'ism_model' (torch weights given for an .onnx model: fast exact ISM needs the trunk) or
     'model'; ``onnx``: the weights are an ONNX file (full ISM, one whole forward per SNV);
-    ``backend``; the ISM flags of `seqgx ism` and of `seqgx motifs`.
+    ``backend``; the ISM flags of `seqgx ism` and of `seqgx motifs`. Whether the model is an ONNX model
+    (full ISM) is seqgx.model.build.ism_method_of's decision, on the file (backend 'auto').
     """
-    is_onnx = str(params["model"]).endswith(".onnx")
+    from seqgx.model.build import ism_method_of
+
+    method, why = ism_method_of(params["model"], "auto", params["ism_method"])
+    is_onnx = bool(why)
     source = "ism_model" if is_onnx and params["ism_model"] else "model"
     onnx = is_onnx and source == "model"
     backend = "onnx" if onnx else ("torch" if params["backend"] == "onnx" else params["backend"])
     if onnx:
-        ism = ["--method", "full", "--allow-full-forward"]
-        motifs = ["--method", "full", "--allow-full-forward"]
+        ism = ["--method", method, "--allow-full-forward"]
+        motifs = ["--method", method, "--allow-full-forward"]
     else:
         fallback = ["--allow-full-forward"] if params["allow_full_forward"] else []
         ism = ["--method", params["ism_method"], *fallback]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
 
 from seqgx import __version__
+from seqgx.cli._model_args import add_model_arguments
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
 from seqgx.threads import set_threads
@@ -18,18 +18,15 @@ HELP = ("In-silico mutagenesis of each gene's SNVs (fast exact path for Enformer
 log = get_logger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from seqgx.cli.predict import add_model_arguments
-
     # the same inputs, model and readout flags as `seqgx predict`; ism_method (--method),
     # allow_full_forward, gradients, tss_window
     add_model_arguments(p, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
-    from seqgx.cli.predict import build_predictor
     from seqgx.genome.personalize import GeneHaplotypes
     from seqgx.model.attribution import ReadoutSet, attribute_gene, write_result
-    from seqgx.model.predict import TorchBackend
+    from seqgx.model.build import attribution_method, build_predictor, torch_module
 
     if args.tss_window < 0:
         raise SeqgxError(f"--tss-window must be >= 0 bp, got {args.tss_window}")
@@ -37,9 +34,8 @@ def run(args: argparse.Namespace) -> int:
     first = GeneHaplotypes.load(args.haplotypes[0])
     predictor, backend, _ = build_predictor(args, first.window_length)
     rset = ReadoutSet(predictor.readouts, predictor.bins, predictor.tracks)
-    is_torch = isinstance(predictor.backend, TorchBackend)
-    module = predictor.backend.module if is_torch else None
-    method = attribution_method(args, module)
+    module = torch_module(predictor.backend)
+    method = attribution_method(args, predictor.backend)
     if args.gradients and module is None:
         raise SeqgxError(f"--gradients needs the torch backend, but model '{args.model}' runs on "
                          f"{predictor.backend.name}; pass a torch model or drop --gradients")
@@ -70,35 +66,3 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({"genes": len(summary), "method": method, "seconds": round(time.perf_counter() - t0, 3),
                       "model": backend.identity.get("source"), "cost": cost}))
     return 0
-
-
-def attribution_method(args: argparse.Namespace, module: Any) -> str:
-    """'fast' or 'full': --method, falling back to full-forward ISM where fast ISM cannot run only when
-    --allow-full-forward allows it (else a one-line error saying why)."""
-    if args.ism_method != "fast":
-        return args.ism_method
-    why = _fast_unavailable(args, module)
-    if not why:
-        return "fast"
-    if not args.allow_full_forward:
-        raise SeqgxError(f"fast ISM is not possible: {why}; use --method full, or add "
-                         f"--allow-full-forward to fall back to full-forward ISM")
-    log.warning("fast ISM is not possible (%s): using full-forward ISM as allowed", why)
-    return "full"
-
-
-def _fast_unavailable(args: argparse.Namespace, module: Any) -> str:
-    """Why the fast path cannot run (empty string when it can)."""
-    from seqgx.model.attribution import split_model
-
-    if module is None:
-        return f"model '{args.model}' runs on the ONNX backend (fast ISM needs the torch model)"
-    if args.max_shift or args.reverse_complement:
-        return "the shift / reverse-complement ensemble is only supported by full-forward ISM"
-    if args.precision != "fp32":
-        return f"fast ISM runs in fp32 only, not {args.precision}"
-    try:
-        split_model(module)
-    except SeqgxError as exc:
-        return str(exc).split(";")[0]
-    return ""

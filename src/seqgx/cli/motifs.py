@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from seqgx.cli._model_args import add_model_arguments
 from seqgx.errors import SeqgxError
 from seqgx.log import get_logger
 from seqgx.threads import set_threads
@@ -19,7 +20,6 @@ log = get_logger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from seqgx.analysis import motifs as m
-    from seqgx.cli.predict import add_model_arguments
 
     # --haplotypes, --out, --model, the model / readout flags of `seqgx predict`, ism_method (--method),
     # allow_full_forward, motif_scale, all_drivers, driver_flank, motif_window, seqlet_threshold,
@@ -62,28 +62,26 @@ def _run_enrichment(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    from seqgx.analysis.assess import default_batch_name
+    from seqgx.analysis.batch_stats import default_batch_name
     from seqgx.analysis.motifs import MotifOptions, motifs_batch, write_batch_tables
-    from seqgx.cli.ism import attribution_method
-    from seqgx.cli.predict import build_predictor
     from seqgx.genome.personalize import GeneHaplotypes
     from seqgx.io import atomic_output
     from seqgx.model.attribution import ReadoutSet, attribution_cost, fast_substitution_share
-    from seqgx.model.predict import TorchBackend
+    from seqgx.model.build import attribution_method, build_predictor, torch_module
 
     for flag, value in (("--haplotypes", args.haplotypes), ("--model", args.model), ("--ism", args.ism),
                         ("--drivers", args.drivers)):
         if not value:
             raise SeqgxError(f"{flag} is required (or use --enrichment with --driver-motifs)")
     t0 = time.perf_counter()
-    from seqgx.analysis.assess import expand_inputs
+    from seqgx.tables import expand_inputs
 
     files = expand_inputs(args.haplotypes, ".haplotypes.npz", "haplotypes")
     first = GeneHaplotypes.load(files[0])
     predictor, backend, _ = build_predictor(args, first.window_length)
     rset = ReadoutSet(predictor.readouts, predictor.bins, predictor.tracks)
-    module = predictor.backend.module if isinstance(predictor.backend, TorchBackend) else None
-    method = attribution_method(args, module)
+    module = torch_module(predictor.backend)
+    method = attribution_method(args, predictor.backend)
     device = getattr(predictor.backend, "device", "cpu")
     opts = MotifOptions(scale=args.motif_scale, all_drivers=args.all_drivers, flank=args.driver_flank,
                         window=args.motif_window, seqlet_threshold=args.seqlet_threshold,

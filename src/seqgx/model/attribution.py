@@ -15,6 +15,8 @@ full forward up to float rounding. See docs/models.md ("Fast ISM") for the deriv
 
 **Full-forward ISM** (``method='full'``) runs the mutated sequences through any backend (torch,
 ONNX, a bring-your-own model); it is the reference implementation the fast path is tested against.
+Which method a model gets (an ONNX model: full ISM) is decided in :mod:`seqgx.model.build`
+(:func:`~seqgx.model.build.ism_method_of`, :func:`~seqgx.model.build.attribution_method`).
 """
 
 from __future__ import annotations
