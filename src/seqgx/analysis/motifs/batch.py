@@ -156,10 +156,11 @@ def motifs_batch(haplotypes: Sequence[str | Path], ism: Sequence[str | Path], dr
     Writes ``<gene_id>.driver_ism.npz`` under ``out_dir``; returns the batch's tables (write them with
     :func:`write_batch_tables`).
     """
-    from seqgx.analysis.assess import expand_inputs, signed_distance
+    from seqgx.analysis.batch_stats import signed_distance
     from seqgx.analysis.stats import gene_rng
     from seqgx.genome.personalize import GeneHaplotypes
     from seqgx.genome.reference import encode
+    from seqgx.tables import expand_inputs
 
     o = (opts or MotifOptions()).resolved()
     hap_files = expand_inputs(haplotypes, ".haplotypes.npz", "haplotypes")

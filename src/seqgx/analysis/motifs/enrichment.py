@@ -180,7 +180,7 @@ def merge_motif_tables(driver_motifs: Sequence[str | Path]
     """Concatenate ``<batch>.driver_motifs.tsv`` files (a directory stands for its ``*.driver_motifs.tsv``,
     a previous merge's ``driver_motifs.tsv`` excepted unless named) with the ``<batch>.seqlets.tsv`` and
     ``<batch>.motif_snvs.tsv`` beside each."""
-    from seqgx.analysis.assess import expand_inputs
+    from seqgx.tables import expand_inputs
 
     files: list[Path] = []
     for item in driver_motifs:

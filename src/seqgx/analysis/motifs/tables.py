@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from seqgx.errors import SeqgxError
-from seqgx.io import atomic_output
 
 DRIVER_COLUMNS = ("gene_id", "readout", "variant_id", "pos", "ref", "alt", "distance_to_tss", "is_main",
                   "supported")
@@ -24,16 +22,17 @@ SNV_COLUMNS = ["gene_id", "readout", "variant_id", "pos", "ref", "alt", "distanc
 
 def _tristate(s: pd.Series) -> pd.Series:
     """true/false words, bools or numbers -> 1.0 / 0.0 / NaN (as every seqgx table is read back)."""
-    from seqgx.analysis.assess import _as_tristate
+    from seqgx.tables import as_tristate
 
-    return _as_tristate(s)
+    return as_tristate(s)
 
 
 def _read_table(path: Path, what: str, columns: Sequence[str], fix: str) -> pd.DataFrame:
+    from seqgx.tables import read_tsv
+
     try:
-        t = pd.read_csv(path, sep="\t", na_values=["NA", "NaN", "nan", ""], keep_default_na=False,
-                        dtype={"gene_id": str, "readout": str, "variant_id": str, "ref": str, "alt": str,
-                               "readout_name": str, "control_for": str, "seqlet_id": str})
+        t = read_tsv(path, dtype={"gene_id": str, "readout": str, "variant_id": str, "ref": str, "alt": str,
+                                  "readout_name": str, "control_for": str, "seqlet_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SeqgxError(f"{what} '{path}' is not a tab-separated table ({str(exc).splitlines()[0]}); "
                          f"{fix}") from None
@@ -51,7 +50,7 @@ def read_drivers(paths: Sequence[str | Path]) -> pd.DataFrame:
                           "pass a drivers.tsv written by 'seqgx stats' or 'seqgx merge'") for p in paths]
     t = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(DRIVER_COLUMNS))
     # Several tissues' drivers: a variant that is the main driver in any of them counts as main.
-    main = t["is_main"].astype(str).str.strip().str.lower().isin(["true", "1", "1.0"]) if len(t) else None
+    main = _tristate(t["is_main"]).eq(1.0) if len(t) else None
     if main is not None:
         t = t.assign(_main=main).sort_values("_main", ascending=False, kind="stable").drop(columns="_main")
     return t.drop_duplicates(["gene_id", "readout", "variant_id"]).sort_index().reset_index(drop=True)
@@ -71,16 +70,7 @@ def read_gene_r(paths: Sequence[str | Path] | None) -> dict[tuple[str, str], flo
 
 
 def _write_tsv(table: pd.DataFrame, path: Path) -> Path:
-    """TSV with NA for missing values, 9 significant digits, booleans as true/false (the columns of
-    :data:`seqgx.analysis.assess.BOOLEAN_COLUMNS`, the one list of every table's booleans)."""
-    from seqgx.analysis.assess import BOOLEAN_COLUMNS, FALSE_WORD, TRUE_WORD
+    """The table format of every seqgx table (:func:`seqgx.tables.write_table`)."""
+    from seqgx.tables import write_table
 
-    t = table.copy()
-    for c in BOOLEAN_COLUMNS:
-        if c in t.columns:
-            v = _tristate(t[c])
-            t[c] = pd.Series(np.where(v.isna(), None, np.where(v == 1.0, TRUE_WORD, FALSE_WORD)),
-                             index=t.index, dtype=object)
-    with atomic_output(path) as tmp:
-        t.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.9g")
-    return path
+    return write_table(table, path)
