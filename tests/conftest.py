@@ -16,7 +16,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 #: The committed test cohort (tests/data/README.md): the test profile's, with its two-tissue files.
 TEST_DATA = Path(__file__).parent / "data" / "cohort"
-#: The parameters of the two-tissue runs (`seqgx run` here, Nextflow in test_nextflow_runtime.py):
+#: The parameters of the two-tissue runs (`seqgx run` here, Nextflow in ci/test_nextflow_runtime.py):
 #: the test profile's (conf/test.config), no motifs, TSS saturation or gene pages (quick).
 TISSUES_RUN_PARAMS = {"window_length": 16384, "genes_per_batch": 4, "model": "oracle", "null_draws": 200,
                       "motifs": False, "tss_window": 0, "report_top_genes": 0}

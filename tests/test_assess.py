@@ -121,7 +121,7 @@ def test_planted_genes_significant_with_right_sign_and_supported_drivers(run, pe
         assert f.r == pytest.approx(-tg["perfect_r"], abs=1e-4)
         # The null is on |R|, so both readouts share significance. Whether a planted gene is significant
         # in these short 12-kb windows depends on LD (random weights over SNVs in LD with the causal one
-        # reach high |R|); test_run.py checks the planted genes at full window length.
+        # reach high |R|); test_pipeline.py checks the planted genes at full window length.
         assert p.significant == f.significant == (p.fdr < 0.05)
         # Same gene, same seeded null draws, same |R|: identical null statistics for both readouts.
         assert (p.null_p, p.null_mean, p.null_sd) == (f.null_p, f.null_mean, f.null_sd)

@@ -1,10 +1,10 @@
-"""The Nextflow layer's files, checked without running Nextflow (tests/test_nextflow_runtime.py runs it).
+"""The Nextflow layer's files, checked without running Nextflow (tests/ci/test_nextflow_runtime.py runs it).
 
 - every .nf and config file parses with a Nextflow-grammar parser (reftrace);
 - every process follows the house conventions (label with resources, stub, versions.yml);
 - (tests/test_params.py: each step's parameters come from the registry, in both runners.)
 
-The container images are checked in tests/test_containers.py.
+The container images are checked in tests/ci/test_containers.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from nextflow_script import process_blocks
 
 from seqgx.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MODULES = sorted((REPO / "modules" / "local").glob("*/main.nf"))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from blas_kernels import runnable
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "cohort"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_check.sh"
 SECTIONS = ("environment", "naive", "torch_bf16", "onnx_export", "onnx_cpu", "onnx_cuda", "ism", "oom",
             "onnx_tensorrt", "verdicts")

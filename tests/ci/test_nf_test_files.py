@@ -17,7 +17,7 @@ import pytest
 
 from seqgx.params import defaults
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NF_TEST_PATHS = sorted([*REPO.glob("tests/*.nf.test"), *REPO.glob("modules/local/*/tests/main.nf.test")])
 MODULES = sorted(p.parent for p in (REPO / "modules" / "local").glob("*/main.nf"))
 CONFIG = (REPO / "nf-test.config").read_text()

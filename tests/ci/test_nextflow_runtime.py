@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from cli_helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "cohort"
 RUN_VERSION = "24.10.0"
 LINT_VERSION = "25.04.0"
