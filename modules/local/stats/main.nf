@@ -3,7 +3,7 @@ process STATS {
     label 'process_low'
     // stats/<meta.id>.* -> <meta.publish_dir>/<meta.batch>.* (here, not in conf/modules.config: the
     // config linter knows no task inputs)
-    publishDir path: { "${params.outdir}/${meta.publish_dir}" }, mode: 'copy', pattern: 'stats/*',
+    publishDir "${params.outdir}/${meta.publish_dir}", mode: 'copy', pattern: 'stats/*',
                saveAs: { f -> meta.batch + f.substring("stats/${meta.id}".length()) }
 
     input:
